@@ -1,0 +1,8 @@
+// The whole test suite in one vitest run: every package and app is a project.
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    projects: ["packages/*", "apps/*", "tooling/checks"],
+  },
+});
