@@ -1,0 +1,3 @@
+// @atoll/netif/conformance: the Netif conformance suite.
+// (to be implemented)
+export {};

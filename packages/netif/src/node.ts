@@ -1,0 +1,3 @@
+// @atoll/netif/node: host-side helpers (pcap files).
+// (to be implemented)
+export {};

@@ -1,0 +1,3 @@
+// @atoll/tcpip/conformance: the Stack conformance suite that every stack runs.
+// (to be implemented)
+export {};
