@@ -58,7 +58,7 @@ describe("ARP", () => {
     const a = w.add("10.0.0.1/24", { announce: false });
     w.hub.recording = true;
     const stamps: number[] = [];
-    w.hub.filter = (from, frame) => {
+    w.hub.filter = (_from, frame) => {
       if (isArp(frame)) stamps.push(w.time.now());
       return true;
     };
@@ -118,7 +118,7 @@ describe("ARP", () => {
     let got = 0;
     b.udp.listen(9, () => got++);
     let replies = false;
-    w.hub.filter = (from, frame) => !(isArp(frame) && arpOp(frame) === 2 && !replies);
+    w.hub.filter = (_from, frame) => !(isArp(frame) && arpOp(frame) === 2 && !replies);
     for (let i = 0; i < 10; i++) void a.udp.send("10.0.0.2", 9, data);
     await w.time.advance(0);
     expect(a.interface.arp.entries()).toMatchObject([{ ip: ip("10.0.0.2"), pending: 4 }]);

@@ -265,8 +265,10 @@ export class IcmpEndpoint {
       return Promise.reject(new AbortedError("ping aborted", { cause: signal.reason }));
     const iface = this.#iface;
     if (iface.closed) return Promise.reject(new DisconnectedError("stack"));
-    if (iface.route(destination) === undefined)
+    if (iface.route(destination) === undefined) {
+      iface.counters.ipv4.txNoRoute++;
       return Promise.reject(new NetworkUnreachableError(address));
+    }
 
     let sequence = this.#sequence;
     const base = this.#identifier << 16;

@@ -729,7 +729,8 @@ export class EthernetInterface implements TcpLower {
     }
     const headerLength = ipv4HeaderLength(packet, at);
     const total = ipv4TotalLength(packet, at);
-    const broadcast = linkMulticast || destination !== address;
+    const broadcast =
+      linkMulticast || destination === IPV4_BROADCAST || destination === this.subnetBroadcast;
     switch (ipv4Protocol(packet, at)) {
       case IpProtocol.TCP: {
         const tcp = this.#tcp;

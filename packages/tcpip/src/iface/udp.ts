@@ -92,7 +92,10 @@ export class UdpEndpoint {
     const iface = this.#iface;
     if (iface.closed) return Promise.reject(new DisconnectedError("stack"));
     const route = iface.route(destination);
-    if (route === undefined) return Promise.reject(new NetworkUnreachableError(address));
+    if (route === undefined) {
+      iface.counters.ipv4.txNoRoute++;
+      return Promise.reject(new NetworkUnreachableError(address));
+    }
     const sourcePort = options.srcPort ?? this.#defaultSourcePort();
     const out = iface.scratch;
     const at = HEADROOM;
