@@ -1,0 +1,292 @@
+// An in-memory TcpLower for testing TCP without IPv4: engines on one "link"
+// exchange segments through the Time device, with optional loss, duplication,
+// reordering, corruption, delay, a rate limit and a drop-tail queue, all driven
+// by a seeded Random so that a run is reproducible.
+
+import { VirtualTime } from "@atoll/clock";
+import { parseIpv4, silentLogger } from "@atoll/core";
+import { type Random, SeededRandom } from "@atoll/entropy";
+import { createTcp, type TcpConfig, type TcpInstance } from "../src/tcp/index.js";
+import type { TcpLower, TcpUpper } from "../src/tcp/lower.js";
+
+export interface Impairments {
+  /** Probability a segment is dropped. */
+  loss?: number;
+  /** Probability a segment is delivered twice. */
+  duplicate?: number;
+  /** Probability a segment is held back by `reorderDelayNs` (so later ones overtake it). */
+  reorder?: number;
+  reorderDelayNs?: number;
+  /** Probability one random bit of a segment is flipped. */
+  corrupt?: number;
+  /** One-way delay and uniform jitter, ns. */
+  delayNs?: number;
+  jitterNs?: number;
+  /** Bottleneck rate in bytes/s (0 = unlimited) and its queue length in segments. */
+  rateBytesPerSecond?: number;
+  queueLimit?: number;
+  /** Deliveries are rounded up to this slot so segments arrive in batches (fewer instants). */
+  slotNs?: number;
+  /** Drop everything (a partition). */
+  down?: boolean;
+}
+
+interface Packet {
+  at: number;
+  seq: number;
+  src: number;
+  dst: number;
+  bytes: Uint8Array;
+}
+
+export interface LinkStats {
+  sent: number;
+  delivered: number;
+  lost: number;
+  duplicated: number;
+  corrupted: number;
+  reordered: number;
+  queueDrops: number;
+  bytes: number;
+}
+
+/** A link between any number of endpoints, by IPv4 address. */
+export class MemoryLink {
+  readonly stats: LinkStats = {
+    sent: 0,
+    delivered: 0,
+    lost: 0,
+    duplicated: 0,
+    corrupted: 0,
+    reordered: 0,
+    queueDrops: 0,
+    bytes: 0,
+  };
+  readonly #endpoints = new Map<number, TcpUpper>();
+  readonly #queue: Packet[] = [];
+  #seq = 0;
+  #timer: { cancel(): void } | undefined;
+  #armedAt = Number.POSITIVE_INFINITY;
+  /** Per direction (src→dst) time the bottleneck is busy until. */
+  readonly #busyUntil = new Map<number, number>();
+  readonly #inQueue = new Map<number, number>();
+  /** Observes every segment as sent (before impairments). */
+  tap: ((src: number, dst: number, segment: Uint8Array) => void) | undefined;
+  /** Drops a segment when it returns true (tests that target specific segments). */
+  filter: ((src: number, dst: number, segment: Uint8Array) => boolean) | undefined;
+
+  constructor(
+    readonly world: VirtualTime,
+    readonly random: Random,
+    public impairments: Impairments = {},
+  ) {}
+
+  attach(address: number, upper: TcpUpper): void {
+    this.#endpoints.set(address, upper);
+  }
+
+  has(address: number): boolean {
+    return this.#endpoints.has(address);
+  }
+
+  /** Segments in flight. */
+  get inFlight(): number {
+    return this.#queue.length;
+  }
+
+  transmit(src: number, dst: number, segment: Uint8Array): void {
+    const imp = this.impairments;
+    const r = this.random;
+    this.stats.sent++;
+    this.tap?.(src, dst, segment);
+    if (imp.down || (this.filter?.(src, dst, segment) ?? false)) {
+      this.stats.lost++;
+      return;
+    }
+    if (imp.loss && r.float() < imp.loss) {
+      this.stats.lost++;
+      return;
+    }
+    const now = this.world.now();
+    let at = now;
+    const dir = src * 65536 + (dst & 0xffff);
+    if (imp.rateBytesPerSecond) {
+      const queued = this.#inQueue.get(dir) ?? 0;
+      if (imp.queueLimit !== undefined && queued >= imp.queueLimit) {
+        this.stats.queueDrops++;
+        return;
+      }
+      const start = Math.max(now, this.#busyUntil.get(dir) ?? 0);
+      const done = start + ((segment.length + 40) * 1e9) / imp.rateBytesPerSecond;
+      this.#busyUntil.set(dir, done);
+      this.#inQueue.set(dir, queued + 1);
+      at = done;
+    }
+    at += imp.delayNs ?? 0;
+    if (imp.jitterNs) at += r.float() * imp.jitterNs;
+    if (imp.reorder && r.float() < imp.reorder) {
+      at += imp.reorderDelayNs ?? 5_000_000;
+      this.stats.reordered++;
+    }
+    const bytes = segment.slice();
+    if (imp.corrupt && r.float() < imp.corrupt) {
+      const bit = r.int(bytes.length * 8);
+      bytes[bit >> 3]! ^= 1 << (bit & 7);
+      this.stats.corrupted++;
+    }
+    this.#enqueue(at, src, dst, bytes, dir);
+    if (imp.duplicate && r.float() < imp.duplicate) {
+      this.stats.duplicated++;
+      this.#enqueue(at + 1000, src, dst, bytes.slice(), -1);
+    }
+  }
+
+  #enqueue(at: number, src: number, dst: number, bytes: Uint8Array, dir: number): void {
+    const slot = this.impairments.slotNs;
+    if (slot) at = Math.ceil(at / slot) * slot;
+    at = Math.round(at);
+    const p: Packet = { at, seq: this.#seq++, src, dst, bytes };
+    // Keep the queue sorted by time (then by send order); appends are the common case.
+    const q = this.#queue;
+    let i = q.length;
+    while (i > 0 && q[i - 1]!.at > at) i--;
+    q.splice(i, 0, p);
+    (p as Packet & { dir: number }).dir = dir;
+    if (at < this.#armedAt) this.#arm();
+  }
+
+  #arm(): void {
+    this.#timer?.cancel();
+    const head = this.#queue[0];
+    if (head === undefined) {
+      this.#armedAt = Number.POSITIVE_INFINITY;
+      this.#timer = undefined;
+      return;
+    }
+    this.#armedAt = head.at;
+    this.#timer = this.world.timers.setTimer(Math.max(0, head.at - this.world.now()), () => {
+      this.#timer = undefined;
+      this.#armedAt = Number.POSITIVE_INFINITY;
+      this.#deliverDue();
+    });
+  }
+
+  #deliverDue(): void {
+    const now = this.world.now();
+    const q = this.#queue;
+    let n = 0;
+    while (n < q.length && q[n]!.at <= now) n++;
+    const due = q.splice(0, n);
+    for (const p of due) {
+      const dir = (p as Packet & { dir: number }).dir;
+      if (dir >= 0 && this.impairments.rateBytesPerSecond)
+        this.#inQueue.set(dir, (this.#inQueue.get(dir) ?? 1) - 1);
+      const upper = this.#endpoints.get(p.dst);
+      if (upper === undefined) continue;
+      this.stats.delivered++;
+      this.stats.bytes += p.bytes.length;
+      upper.receive(p.src, p.dst, p.bytes);
+    }
+    this.#arm();
+  }
+}
+
+/** A TcpLower for one address on a MemoryLink. */
+export class MemoryLower implements TcpLower {
+  readonly headroom = 34;
+  readonly #pool: Uint8Array[] = [];
+  readonly #slot = { buffer: new Uint8Array(0), offset: 34 };
+  /** Addresses with no route (sourceFor returns undefined). */
+  readonly unreachable = new Set<number>();
+
+  constructor(
+    readonly address: number,
+    readonly link: MemoryLink,
+    public mtu = 1500,
+  ) {}
+
+  sourceFor(dst: number): number | undefined {
+    return this.unreachable.has(dst) ? undefined : this.address;
+  }
+
+  maxSegmentSize(_dst: number): number {
+    return this.mtu - 20;
+  }
+
+  allocate(length: number): { buffer: Uint8Array; offset: number } {
+    const need = this.headroom + length;
+    let buffer = this.#pool.pop();
+    if (buffer === undefined || buffer.length < need) buffer = new Uint8Array(Math.max(need, 2048));
+    this.#slot.buffer = buffer;
+    this.#slot.offset = this.headroom;
+    return this.#slot;
+  }
+
+  send(src: number, dst: number, buffer: Uint8Array, offset: number, length: number): boolean {
+    this.link.transmit(src, dst, buffer.subarray(offset, offset + length));
+    if (this.#pool.length < 64) this.#pool.push(buffer);
+    return true;
+  }
+}
+
+export const A = parseIpv4("10.0.0.1")!;
+export const B = parseIpv4("10.0.0.2")!;
+export const C = parseIpv4("10.0.0.3")!;
+
+export interface PairOptions {
+  seed?: number | string;
+  impairments?: Impairments;
+  configA?: TcpConfig;
+  configB?: TcpConfig;
+  mtu?: number;
+}
+
+export interface Pair {
+  world: VirtualTime;
+  random: SeededRandom;
+  link: MemoryLink;
+  a: TcpInstance;
+  b: TcpInstance;
+  lowerA: MemoryLower;
+  lowerB: MemoryLower;
+  seed: number | string;
+}
+
+/** Two engines, A (10.0.0.1) and B (10.0.0.2), on one link under virtual time. */
+export function createPair(options: PairOptions = {}): Pair {
+  const seed = options.seed ?? 1;
+  const world = new VirtualTime();
+  const random = new SeededRandom(`link:${seed}`);
+  const link = new MemoryLink(world, random, options.impairments);
+  const lowerA = new MemoryLower(A, link, options.mtu);
+  const lowerB = new MemoryLower(B, link, options.mtu);
+  const a = createTcp({
+    lower: lowerA,
+    clock: world.clock,
+    time: world.timers,
+    random: new SeededRandom(`a:${seed}`),
+    log: silentLogger,
+    ...(options.configA === undefined ? {} : { options: options.configA }),
+  });
+  const b = createTcp({
+    lower: lowerB,
+    clock: world.clock,
+    time: world.timers,
+    random: new SeededRandom(`b:${seed}`),
+    log: silentLogger,
+    ...(options.configB === undefined ? {} : { options: options.configB }),
+  });
+  link.attach(A, a.upper);
+  link.attach(B, b.upper);
+  return { world, random, link, a, b, lowerA, lowerB, seed };
+}
+
+/** Runs `fn` with the seed printed when it fails. */
+export async function withSeed<T>(seed: number | string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    console.error(`failing seed: ${seed}`);
+    throw error;
+  }
+}
