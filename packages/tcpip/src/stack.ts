@@ -6,7 +6,6 @@
 import { MonotonicClock, Time } from "@atoll/clock";
 import {
   arg,
-  DisconnectedError,
   driver,
   formatIpv4,
   type Ipv4Cidr,
@@ -37,6 +36,7 @@ import {
   type Tcp,
   type Udp,
 } from "./signature.js";
+import { createTcp, type TcpConfig, type TcpStats } from "./tcp/index.js";
 import type { TcpLower, TcpUpper } from "./tcp/lower.js";
 
 /** What the direct stack needs from a TCP implementation (src/tcp provides it). */
@@ -82,6 +82,8 @@ export interface DirectStackDevices {
 
 /** Every counter of the direct stack; the StackStats fields plus one group per layer. Live. */
 export interface DirectStackStats extends StackStats {
+  /** TCP's counters (Atoll's TCP gives TcpStats, a superset). */
+  readonly tcp: StackStats["tcp"] & Partial<Omit<TcpStats, keyof StackStats["tcp"]>>;
   readonly ethernet: Readonly<EthernetCounters>;
   readonly arp: Readonly<ArpCounters>;
   readonly ipv4: Readonly<Ipv4Counters>;
@@ -199,30 +201,8 @@ export function createDirectStack(
   };
 }
 
-function defaultTransport(): TcpTransport {
-  // Replaced by src/tcp's createTcp when it is merged.
-  const unavailable = () => new DisconnectedError("tcp");
-  return {
-    tcp: {
-      listen() {
-        throw unavailable();
-      },
-      unlisten() {},
-      connect: () => Promise.reject(unavailable()),
-    },
-    upper: { receive() {} },
-    stats: {
-      activeOpens: 0,
-      passiveOpens: 0,
-      currentConnections: 0,
-      retransmittedSegments: 0,
-      resetsSent: 0,
-      rxSegments: 0,
-      txSegments: 0,
-      rxDropped: 0,
-    },
-    close() {},
-  };
+function defaultTransport(devices: TcpTransportDevices, options: TcpConfig): TcpTransport {
+  return createTcp({ ...devices, options });
 }
 
 /**
