@@ -24,7 +24,10 @@ export const Echo = createUnikernel({
         }
         await flow.close();
       } catch (error) {
-        log.debug("connection ended", { remote: `${flow.remoteAddress}:${flow.remotePort}`, error });
+        log.debug("connection ended", {
+          remote: `${flow.remoteAddress}:${flow.remotePort}`,
+          error,
+        });
         flow.abort();
       } finally {
         flows.delete(flow);

@@ -194,6 +194,8 @@ export class EthernetInterface implements TcpLower {
   #prefixLength = 0;
   #mask = 0;
   #gateway: number | undefined = undefined;
+  /** The directed broadcast address, or -1 (none: /31, /32 or no address). */
+  #broadcast = -1;
   #tcp: TcpUpper | undefined = undefined;
   #identification: number;
   readonly #pool: BufferPool;
@@ -265,6 +267,8 @@ export class EthernetInterface implements TcpLower {
     this.#prefixLength = address === undefined ? 0 : prefixLength;
     this.#mask = prefixMask(this.#prefixLength);
     this.#gateway = gateway;
+    this.#broadcast =
+      address === undefined || this.#prefixLength >= 31 ? -1 : (address | ~this.#mask) >>> 0;
     this.#announceTimer?.cancel();
     this.#announceTimer = undefined;
     if (address !== undefined && this.#announce) {
@@ -293,8 +297,7 @@ export class EthernetInterface implements TcpLower {
 
   /** The subnet's directed broadcast address, or undefined for /31, /32 or no address. */
   get subnetBroadcast(): number | undefined {
-    if (this.#address === undefined || this.#prefixLength >= 31) return undefined;
-    return (this.#address | ~this.#mask) >>> 0;
+    return this.#broadcast < 0 ? undefined : this.#broadcast;
   }
 
   /** Where a datagram to `destination` goes, or undefined when there is no route. */
@@ -493,7 +496,7 @@ export class EthernetInterface implements TcpLower {
     done: ((sent: boolean) => void) | undefined,
   ): SendResult {
     let mac: Uint8Array | undefined;
-    if (destination === IPV4_BROADCAST || destination === this.subnetBroadcast) mac = BROADCAST_MAC;
+    if (destination === IPV4_BROADCAST || destination === this.#broadcast) mac = BROADCAST_MAC;
     else if (isMulticastIpv4(destination)) {
       const m = this.#multicastMac;
       m[3] = (destination >>> 16) & 0x7f;
@@ -707,12 +710,12 @@ export class EthernetInterface implements TcpLower {
         isMulticastIpv4(source) ||
         isReservedIpv4(source) ||
         isLoopbackIpv4(source) ||
-        (source === address && source !== undefined) ||
-        (source !== 0 && source === this.subnetBroadcast);
+        source === address ||
+        source === this.#broadcast;
       const forUs =
         destination === address ||
         destination === IPV4_BROADCAST ||
-        (destination === this.subnetBroadcast && destination !== undefined);
+        destination === this.#broadcast;
       if (martian || !forUs) {
         c.rxAddressErrors++;
         c.rxDropped++;
@@ -730,7 +733,7 @@ export class EthernetInterface implements TcpLower {
     const headerLength = ipv4HeaderLength(packet, at);
     const total = ipv4TotalLength(packet, at);
     const broadcast =
-      linkMulticast || destination === IPV4_BROADCAST || destination === this.subnetBroadcast;
+      linkMulticast || destination === IPV4_BROADCAST || destination === this.#broadcast;
     switch (ipv4Protocol(packet, at)) {
       case IpProtocol.TCP: {
         const tcp = this.#tcp;

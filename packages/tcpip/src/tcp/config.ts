@@ -100,7 +100,8 @@ export function resolveConfig(c: TcpConfig = {}): ResolvedTcpConfig {
   };
   const positive = (name: keyof ResolvedTcpConfig, min = 1) => {
     const v = r[name] as number;
-    if (!Number.isFinite(v) || v < min) throw new RangeError(`tcp option ${name} must be >= ${min}`);
+    if (!Number.isFinite(v) || v < min)
+      throw new RangeError(`tcp option ${name} must be >= ${min}`);
   };
   positive("sendBufferSize", 1024);
   positive("receiveBufferSize", 1024);
@@ -112,8 +113,12 @@ export function resolveConfig(c: TcpConfig = {}): ResolvedTcpConfig {
   positive("synBacklog");
   positive("reassemblyRanges");
   positive("scoreboardRanges");
-  if (r.receiveBufferSize > (65535 << 14)) throw new RangeError("receiveBufferSize above 1 GiB");
-  if (r.ephemeralPortMin < 1 || r.ephemeralPortMax > 65535 || r.ephemeralPortMin > r.ephemeralPortMax)
+  if (r.receiveBufferSize > 65535 << 14) throw new RangeError("receiveBufferSize above 1 GiB");
+  if (
+    r.ephemeralPortMin < 1 ||
+    r.ephemeralPortMax > 65535 ||
+    r.ephemeralPortMin > r.ephemeralPortMax
+  )
     throw new RangeError("bad ephemeral port range");
   return r;
 }
