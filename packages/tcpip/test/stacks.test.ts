@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { readAll } from "../src/conformance.js";
 import type { Flow } from "../src/signature.js";
 import { ACK, fillChecksum, SYN, writeHeader, writeMssOption } from "../src/tcp/wire.js";
-import { ip, ipv4Frame } from "./support/frames.js";
+import { ip, ipv4Frame, sameBytes } from "./support/frames.js";
 import { type World, world } from "./support/stacks.js";
 
 let w: World;
@@ -77,6 +77,40 @@ describe("direct stacks together", () => {
     }
     await w.run(Promise.all(work));
     for (const s of stacks) expect(s.stats.internalErrors).toBe(0);
+  });
+
+  it("connects to itself through loopback, on its own address and on 127.0.0.1", async () => {
+    w = world("self");
+    const a = w.add("10.0.0.1/24");
+    a.tcp.listen(7, (flow) => void echo(flow));
+    for (const address of ["10.0.0.1", "127.0.0.1"]) {
+      const flow = await w.run(a.tcp.connect(address, 7));
+      expect(flow.localAddress).toBe(address);
+      const data = new Uint8Array(200_000).map((_, i) => i * 13);
+      const [back] = await w.run(
+        Promise.all([readAll(flow), flow.write(data).then(() => flow.shutdown())]),
+      );
+      expect(sameBytes(back, data)).toBe(true);
+      await w.run(flow.close());
+    }
+    expect(a.stats.ethernet.txFrames).toBe(1); // the first gratuitous ARP; everything else stayed inside
+  });
+
+  it("negotiates the segment size between stacks of different MTUs", async () => {
+    w = world("mtu");
+    const big = w.add("10.0.0.1/24", { mtu: 9000 });
+    const small = w.add("10.0.0.2/24", { mtu: 1500 });
+    small.tcp.listen(7, (flow) => void echo(flow));
+    const flow = await w.run(big.tcp.connect("10.0.0.2", 7));
+    const data = new Uint8Array(500_000).map((_, i) => i * 3);
+    const [back] = await w.run(
+      Promise.all([readAll(flow), flow.write(data).then(() => flow.shutdown())]),
+    );
+    expect(sameBytes(back, data)).toBe(true);
+    // Nothing was fragmented, and no frame larger than 1500 + 14 reached the small stack's port.
+    expect(big.stats.ipv4.datagramsFragmented + small.stats.ipv4.datagramsFragmented).toBe(0);
+    expect(w.ports[1]!.stats.rxDropped).toBe(0);
+    await w.run(flow.close());
   });
 
   it("carries 1,000 concurrent connections between two stacks", async () => {

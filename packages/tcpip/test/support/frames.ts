@@ -89,3 +89,10 @@ export const isIpv4 = (frame: Uint8Array) => frame[12] === 0x08 && frame[13] ===
 export const arpOp = (frame: Uint8Array) => frame[21]!;
 export const ipProtocolOf = (frame: Uint8Array) => frame[23]!;
 export { IpProtocol };
+
+/** Byte equality without vitest's element-by-element diffing (slow on large arrays). */
+export function sameBytes(a: Uint8Array | undefined, b: Uint8Array): boolean {
+  if (a === undefined || a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}

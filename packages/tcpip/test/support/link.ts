@@ -39,6 +39,10 @@ export class HubPort implements Netif {
     this.listener = listener;
   }
   deliver(frame: Uint8Array): void {
+    if (frame.length > this.mtu + 14) {
+      this.stats.rxDropped++;
+      return;
+    }
     this.stats.rxPackets++;
     this.stats.rxBytes += frame.length;
     this.listener?.(frame);
