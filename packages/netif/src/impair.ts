@@ -309,7 +309,7 @@ class Lane {
     const now = this.#devices.clock.now();
     let at = now;
     if (s.rate > 0) {
-      const start = this.#linkFreeAt > now ? this.#linkFreeAt : now;
+      const start = Math.max(this.#linkFreeAt, now);
       if (((start - now) * s.rate) / 1e9 + length > s.rateQueue()) {
         c.rateDropped++;
         return false;
@@ -342,7 +342,7 @@ class Lane {
     const s = this.#settings;
     const span = (frame.length - s.corruptFrom) * 8;
     if (span <= 0) return;
-    const bits = s.corruptBits < span ? s.corruptBits : span;
+    const bits = Math.min(s.corruptBits, span);
     const flips = this.#flips;
     const random = this.#devices.random;
     for (let i = 0; i < bits; i++) {
@@ -368,7 +368,7 @@ class Lane {
     }
     this.#timerAt = top.at;
     const wait = Math.ceil(top.at - now);
-    this.#timer = this.#devices.time.setTimer(wait > 0 ? wait : 0, this.#fire);
+    this.#timer = this.#devices.time.setTimer(Math.max(wait, 0), this.#fire);
   }
 
   #release(): void {

@@ -33,7 +33,7 @@ export const DEFAULT_SNAP_LENGTH = 262144;
 export interface PcapWriterOptions {
   /** Bytes kept of each frame (larger frames are truncated in the capture, their original length recorded). */
   readonly snapLength?: number;
-  /** Bytes buffered before the sink is written (default 64 KiB). */
+  /** Bytes buffered before the sink is written (default 64 KiB; larger frames go to the sink directly). */
   readonly bufferBytes?: number;
 }
 
@@ -56,11 +56,9 @@ export class PcapWriter {
       ETHERNET_HEADER,
       DEFAULT_SNAP_LENGTH,
     );
-    const size = Math.max(
+    this.#buffer = new Uint8Array(
       checkInteger("bufferBytes", options.bufferBytes ?? 65536, 64, 1 << 30),
-      PCAP_FILE_HEADER + PCAP_RECORD_HEADER + this.snapLength,
     );
-    this.#buffer = new Uint8Array(size);
     this.#view = new DataView(this.#buffer.buffer);
     const v = this.#view;
     v.setUint32(0, PCAP_MAGIC_MICROSECONDS, true);
@@ -76,8 +74,9 @@ export class PcapWriter {
   /** Records one frame seen at `timeMs` (milliseconds since the Unix epoch, fractions kept to the microsecond). */
   record(frame: Uint8Array, timeMs: number): void {
     if (this.#closed) return;
-    const captured = frame.length < this.snapLength ? frame.length : this.snapLength;
-    if (this.#used + PCAP_RECORD_HEADER + captured > this.#buffer.length) this.flush();
+    const captured = Math.min(frame.length, this.snapLength);
+    const size = PCAP_RECORD_HEADER + captured;
+    if (this.#used + size > this.#buffer.length) this.flush();
     const micros = Math.floor(timeMs * 1000);
     const seconds = Math.floor(micros / 1e6);
     const v = this.#view;
@@ -86,11 +85,16 @@ export class PcapWriter {
     v.setUint32(at + 4, micros - seconds * 1e6, true);
     v.setUint32(at + 8, captured, true);
     v.setUint32(at + 12, frame.length, true);
-    this.#buffer.set(
-      captured === frame.length ? frame : frame.subarray(0, captured),
-      at + PCAP_RECORD_HEADER,
-    );
-    this.#used = at + PCAP_RECORD_HEADER + captured;
+    const data = captured === frame.length ? frame : frame.subarray(0, captured);
+    if (size <= this.#buffer.length) {
+      this.#buffer.set(data, at + PCAP_RECORD_HEADER);
+      this.#used = at + size;
+    } else {
+      // Larger than the whole buffer: the header, then the frame straight from the caller.
+      this.#used = at + PCAP_RECORD_HEADER;
+      this.flush();
+      this.#sink.write(data);
+    }
     this.records++;
   }
 

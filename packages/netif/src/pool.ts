@@ -20,7 +20,7 @@ export class FramePool {
     const length = frame.length;
     let buf = this.#free.pop();
     if (buf === undefined || buf.buffer.byteLength < length) {
-      buf = new Uint8Array(new ArrayBuffer(length > MIN_BACKING ? length : MIN_BACKING), 0, length);
+      buf = new Uint8Array(new ArrayBuffer(Math.max(length, MIN_BACKING)), 0, length);
     } else if (buf.length !== length) {
       buf = new Uint8Array(buf.buffer, 0, length);
     }

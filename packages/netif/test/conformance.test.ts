@@ -16,7 +16,7 @@ import {
 } from "../src/index.js";
 
 /** Connects a driver by hand, as a unikernel would. */
-export async function connect<T>(d: AnyDriver, devices: Record<string, unknown> = {}): Promise<T> {
+export async function connect<T>(d: AnyDriver, devices: Record<string, object> = {}): Promise<T> {
   return (await d.connect(
     devices,
     {},
