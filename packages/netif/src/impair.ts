@@ -100,6 +100,17 @@ class LaneSettings {
   limit = 10_000;
   limitBytes = 64 * 1024 * 1024;
   partitioned = false;
+  /** Nothing configured: frames pass straight through. Kept up to date by `refresh`. */
+  clean = true;
+
+  refresh(): void {
+    this.clean =
+      !this.partitioned &&
+      this.loss === 0 &&
+      this.duplicate === 0 &&
+      this.corrupt === 0 &&
+      this.timeless;
+  }
 
   apply(o: LinkImpairments): void {
     if (o.loss !== undefined) this.loss = checkNumber("loss", o.loss, 0, 1);
@@ -122,6 +133,7 @@ class LaneSettings {
     if (o.limitBytes !== undefined)
       this.limitBytes = checkInteger("limitBytes", o.limitBytes, 1, 2 ** 40);
     if (o.partitioned !== undefined) this.partitioned = o.partitioned === true;
+    this.refresh();
   }
 
   /** The rate limiter's queue bound in bytes. */
@@ -201,6 +213,8 @@ export class Impairments {
   partition(on = true, direction: Direction = "both"): void {
     if (direction !== "rx") this._tx.partitioned = on;
     if (direction !== "tx") this._rx.partitioned = on;
+    this._tx.refresh();
+    this._rx.refresh();
   }
 
   /** The impaired MTU, or undefined when the wrapped Netif's applies. */
@@ -268,6 +282,12 @@ class Lane {
     const s = this.#settings;
     const c = this.#counters;
     c.frames++;
+    if (s.clean && this.#heap.length === 0) {
+      c.delivered++;
+      if (this.#emit(frame)) return true;
+      c.refused++;
+      return false;
+    }
     if (s.partitioned) {
       c.partitioned++;
       return true;
