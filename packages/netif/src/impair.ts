@@ -8,11 +8,9 @@
 // run is exactly reproducible. With nothing configured a frame passes straight
 // through: no copy, no clock read, no random draw.
 
-import type { MonotonicClock, Time, Timer } from "@atoll/clock";
-import { MonotonicClock as MonotonicClockSignature, Time as TimeSignature } from "@atoll/clock";
+import { MonotonicClock, Time, type Timer } from "@atoll/clock";
 import { driver } from "@atoll/core";
-import type { Random } from "@atoll/entropy";
-import { Random as RandomSignature } from "@atoll/entropy";
+import { Random } from "@atoll/entropy";
 import { checkInteger, checkNumber } from "./errors.js";
 import { FramePool } from "./pool.js";
 import { type FrameListener, Netif } from "./signature.js";
@@ -576,9 +574,9 @@ export class ImpairedNetif implements Netif {
 const ignore: FrameListener = () => {};
 
 type ImpairNeeds<W extends string> = { readonly [K in W]: typeof Netif } & {
-  readonly clock: typeof MonotonicClockSignature;
-  readonly time: typeof TimeSignature;
-  readonly random: typeof RandomSignature;
+  readonly clock: typeof MonotonicClock;
+  readonly time: typeof Time;
+  readonly random: typeof Random;
 };
 
 /**
@@ -594,9 +592,9 @@ export function impair<const W extends string = "netif">(
   const wraps = (options.wraps ?? "netif") as W;
   const needs = {
     [wraps]: Netif,
-    clock: MonotonicClockSignature,
-    time: TimeSignature,
-    random: RandomSignature,
+    clock: MonotonicClock,
+    time: Time,
+    random: Random,
   } as ImpairNeeds<W>;
   const d = driver({
     name: "netif.impair",

@@ -9,8 +9,7 @@
 // header — seconds, microseconds, captured length, original length — and the
 // captured bytes.
 
-import type { WallClock } from "@atoll/clock";
-import { WallClock as WallClockSignature } from "@atoll/clock";
+import { WallClock } from "@atoll/clock";
 import { driver } from "@atoll/core";
 import { checkInteger } from "./errors.js";
 import { type FrameListener, Netif } from "./signature.js";
@@ -231,7 +230,7 @@ export class PcapNetif implements Netif {
 const ignore: FrameListener = () => {};
 
 type PcapNeeds<W extends string> = { readonly [K in W]: typeof Netif } & {
-  readonly wallClock: typeof WallClockSignature;
+  readonly wallClock: typeof WallClock;
 };
 
 /**
@@ -244,7 +243,7 @@ export function pcap<const W extends string = "netif">(
   options: PcapOptions & { readonly wraps?: W },
 ) {
   const wraps = (options.wraps ?? "netif") as W;
-  const needs = { [wraps]: Netif, wallClock: WallClockSignature } as PcapNeeds<W>;
+  const needs = { [wraps]: Netif, wallClock: WallClock } as PcapNeeds<W>;
   return driver({
     name: "netif.pcap",
     provides: Netif,
