@@ -2,6 +2,12 @@
 // fetch-compatible client, over any Flow of any Stack.
 
 export {
+  createFetch,
+  type HttpClientOptions,
+  type HttpClientStats,
+  type HttpFetch,
+} from "./client.js";
+export {
   HttpClosedError,
   type HttpErrorCode,
   HttpIncompleteMessageError,
