@@ -18,7 +18,6 @@ import {
   BodyKind,
   type HeadLimits,
   HeadScanner,
-  hasToken,
   parseLength,
   parseResponseHead,
   type ResponseHead,
