@@ -710,11 +710,8 @@ class Connection {
     const headers = response.headers;
     const isHead = head.method.toUpperCase() === "HEAD";
     const bodyForbidden = status === 204 || status === 304;
-    let declared = -1;
     const cl = headers.get("content-length");
-    if (cl !== null && !bodyForbidden) {
-      declared = parseLength(cl);
-    }
+    const declared = cl === null || status === 204 ? -1 : parseLength(cl);
     const connection = headers.get("connection");
     if (connection !== null && hasToken(connection, "close")) keepAlive = false;
 
@@ -726,7 +723,11 @@ class Connection {
       const stream = response.body;
       if (stream === null || bodyForbidden) {
         if (stream !== null) void stream.cancel().catch(() => {});
-        length = bodyForbidden ? -1 : 0;
+        // HEAD and 304 describe a representation they do not carry: keep a declared length.
+        if (isHead || status === 304) length = declared;
+        else if (status === 204) length = -1;
+        else if (declared > 0) throw new HttpResponseError("Content-Length given without a body");
+        else length = 0;
       } else if (declared >= 0) {
         probed = await probeBody(stream);
         length = declared;
