@@ -14,7 +14,10 @@ const handler = async (request: Request): Promise<Response> => {
       return new Response("hello, peer\n", { headers: { "content-type": "text/plain" } });
     case "/echo":
       return new Response(request.body, {
-        headers: { "x-method": request.method, "x-length": request.headers.get("content-length") ?? "-" },
+        headers: {
+          "x-method": request.method,
+          "x-length": request.headers.get("content-length") ?? "-",
+        },
       });
     case "/count": {
       let n = 0;
@@ -130,12 +133,17 @@ const curl = (() => {
     return false;
   }
 })();
-if (!curl) console.warn("interop: curl is not installed (apt-get install curl); skipping the curl tests");
+if (!curl)
+  console.warn("interop: curl is not installed (apt-get install curl); skipping the curl tests");
 
 function runCurl(args: string[], input?: Buffer): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = execFile("curl", ["-sS", "--http1.1", ...args], { maxBuffer: 16 << 20 }, (error, stdout, stderr) =>
-      error ? reject(new Error(`${error.message}: ${stderr}`)) : resolve(stdout),
+    const child = execFile(
+      "curl",
+      ["-sS", "--http1.1", ...args],
+      { maxBuffer: 16 << 20 },
+      (error, stdout, stderr) =>
+        error ? reject(new Error(`${error.message}: ${stderr}`)) : resolve(stdout),
     );
     if (input) child.stdin!.end(input);
   });
@@ -153,9 +161,15 @@ describe.skipIf(!curl)("curl against our server", () => {
 
   it("uploads with Expect: 100-continue and with chunked encoding", async () => {
     const payload = Buffer.alloc(2 << 20, 98);
-    const expectOut = await runCurl(["-H", "Expect: 100-continue", "--data-binary", "@-", `${base}/count`], payload);
+    const expectOut = await runCurl(
+      ["-H", "Expect: 100-continue", "--data-binary", "@-", `${base}/count`],
+      payload,
+    );
     expect(JSON.parse(expectOut)).toEqual({ bytes: 2 << 20 });
-    const chunkedOut = await runCurl(["-H", "Transfer-Encoding: chunked", "--data-binary", "@-", `${base}/count`], payload);
+    const chunkedOut = await runCurl(
+      ["-H", "Transfer-Encoding: chunked", "--data-binary", "@-", `${base}/count`],
+      payload,
+    );
     expect(JSON.parse(chunkedOut)).toEqual({ bytes: 2 << 20 });
   });
 

@@ -46,9 +46,7 @@ class SocketFlow implements Flow {
     });
     socket.on("error", (error: NodeJS.ErrnoException) => {
       this.#error =
-        error.code === "ECONNRESET" || error.code === "EPIPE"
-          ? new ConnectionResetError()
-          : error;
+        error.code === "ECONNRESET" || error.code === "EPIPE" ? new ConnectionResetError() : error;
       this.#waiter?.reject(this.#error);
       this.#waiter = undefined;
     });
