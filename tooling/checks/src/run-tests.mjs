@@ -45,8 +45,8 @@ console.log(`\n${passed} passed, ${failed} failed${skipped > 0 ? `, ${skipped} s
 process.exit(vitest.status !== 0 || failed > 0 || passed === 0 ? 1 : 0);
 
 // A suite that failed to load counts as a failure; one that failed because of its tests is already counted.
-function countFailedSuitesWithFailedTests(json) {
+function countSuitesThatFailedToRun(json) {
   return (json.testResults ?? []).filter(
-    (s) => s.status === "failed" && (s.assertionResults ?? []).some((t) => t.status === "failed"),
+    (s) => s.status === "failed" && !(s.assertionResults ?? []).some((t) => t.status === "failed"),
   ).length;
 }
