@@ -30,10 +30,7 @@ let skipped = 0;
 try {
   const json = JSON.parse(readFileSync(report, "utf8"));
   passed = json.numPassedTests ?? 0;
-  failed =
-    (json.numFailedTests ?? 0) +
-    (json.numFailedTestSuites ?? 0) -
-    countFailedSuitesWithFailedTests(json);
+  failed = (json.numFailedTests ?? 0) + countSuitesThatFailedToRun(json);
   skipped = (json.numPendingTests ?? 0) + (json.numTodoTests ?? 0);
 } catch (error) {
   console.error(`could not read the vitest report: ${error.message}`);
