@@ -6,8 +6,16 @@
 import { VirtualTime } from "@atoll/clock";
 import { parseIpv4, silentLogger } from "@atoll/core";
 import { type Random, SeededRandom } from "@atoll/entropy";
-import { createTcp, type TcpConfig, type TcpInstance } from "../src/tcp/index.js";
+import {
+  createTcp,
+  type TcpConfig,
+  type TcpConnectOptions,
+  type TcpFlow,
+  type TcpInstance,
+  type TcpListenOptions,
+} from "../src/tcp/index.js";
 import type { TcpLower, TcpUpper } from "../src/tcp/lower.js";
+import { emitSegment, parseSegment, type TcpSegmentRepr } from "../src/tcp/wire.js";
 
 export interface Impairments {
   /** Probability a segment is dropped. */
@@ -333,4 +341,93 @@ export async function withSeed<T>(seed: number | string, fn: () => Promise<T>): 
     console.error(`failing seed: ${seed}`);
     throw error;
   }
+}
+
+// ---- helpers for protocol tests -------------------------------------------------------------
+
+export interface Captured {
+  at: number;
+  src: number;
+  dst: number;
+  seg: TcpSegmentRepr;
+}
+
+/** Records every segment sent on the link, parsed. */
+export function capture(link: MemoryLink): Captured[] {
+  const out: Captured[] = [];
+  const previous = link.tap;
+  link.tap = (src, dst, segment) => {
+    previous?.(src, dst, segment);
+    const seg = parseSegment(segment);
+    if (seg !== undefined) out.push({ at: link.world.now(), src, dst, seg });
+  };
+  return out;
+}
+
+/** Connects A → B:port and returns both ends. */
+export async function establish(
+  pair: Pair,
+  port = 80,
+  options: TcpListenOptions = {},
+  connectOptions: TcpConnectOptions = {},
+): Promise<{ client: TcpFlow; server: TcpFlow }> {
+  let server: TcpFlow | undefined;
+  pair.b.tcp.listen(
+    port,
+    (flow) => {
+      server = flow as TcpFlow;
+    },
+    options,
+  );
+  const client = (await pair.world.run(pair.a.tcp.connect("10.0.0.2", port, connectOptions))) as TcpFlow;
+  await pair.world.run(Promise.resolve());
+  for (let i = 0; i < 100 && server === undefined; i++) await pair.world.advance(1_000_000);
+  if (server === undefined) throw new Error("server side never appeared");
+  return { client, server };
+}
+
+/** Injects a hand-made segment into `to` as if sent by `from`. */
+export function inject(pair: Pair, from: number, to: number, repr: Partial<TcpSegmentRepr>): void {
+  const full: TcpSegmentRepr = {
+    srcPort: 1,
+    dstPort: 1,
+    seq: 0,
+    ack: 0,
+    flags: 0,
+    window: 65535,
+    urgent: 0,
+    payload: new Uint8Array(0),
+    ...repr,
+  };
+  const bytes = emitSegment(full, from, to);
+  (to === B ? pair.b : pair.a).upper.receive(from, to, bytes);
+}
+
+export const text = (s: string) => new TextEncoder().encode(s);
+export const untext = (b: Uint8Array | null) => (b === null ? null : new TextDecoder().decode(b));
+
+/** Reads until end of stream and returns everything. */
+export async function readAll(flow: TcpFlow): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  let n = 0;
+  for (;;) {
+    const c = await flow.read();
+    if (c === null) break;
+    chunks.push(c);
+    n += c.length;
+  }
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const c of chunks) {
+    out.set(c, o);
+    o += c.length;
+  }
+  return out;
+}
+
+/** Byte equality without vitest's slow deep comparison of large arrays. */
+export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

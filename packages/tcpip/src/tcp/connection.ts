@@ -529,7 +529,8 @@ export class Connection {
       this.retries++;
       const limit = st === SYN_SENT ? c.maxSynRetransmissions : c.maxSynAckRetransmissions;
       if (this.retries > limit) {
-        if (st === SYN_SENT) this.#fail(this.#timeoutError("connect"), now, false);
+        if (st === SYN_SENT || this.listener === undefined)
+          this.#fail(this.#timeoutError("connect"), now, false);
         else this.#destroy(undefined); // a half-open connection just goes away
         return;
       }
@@ -673,13 +674,17 @@ export class Connection {
 
     // 1. Sequence number acceptability (RFC 9293 §3.10.7.4).
     const segLen = seg.dataLength + (f & SYN ? 1 : 0) + (f & FIN ? 1 : 0);
-    if (!this.#acceptable(seg.seq, segLen)) {
-      if (this.state === SYN_RECEIVED && f & SYN && seg.seq === this.irs) {
-        // The peer retransmitted its SYN: our SYN-ACK was lost.
-        stats.retransmittedSegments++;
-        this.#emit(this.iss, 0, SYN | ACK, now);
-        return false;
+    if (this.state === SYN_RECEIVED && f & SYN && seg.seq === this.irs) {
+      if (f & ACK && seg.ack === this.sndNxt && !(f & RST)) {
+        // Simultaneous open: the peer's SYN-ACK acknowledges our SYN (as Linux accepts it).
+        return this.#simultaneousSynAck(seg, opts, now);
       }
+      // The peer retransmitted its SYN: our SYN-ACK was lost.
+      stats.retransmittedSegments++;
+      this.#emit(this.iss, 0, SYN | ACK, now);
+      return false;
+    }
+    if (!this.#acceptable(seg.seq, segLen)) {
       if (this.state === TIME_WAIT && f & FIN) {
         // The peer's FIN again (our last ACK was lost): ACK it and restart 2·MSL.
         this.stateAt = now + this.host.config.timeWaitNs;
@@ -747,6 +752,22 @@ export class Connection {
 
     // 7. Segment text, and 8. FIN.
     this.#inputData(seg, now);
+    this.#afterInput(now);
+    return false;
+  }
+
+  #simultaneousSynAck(seg: SegmentIn, opts: TcpOptions, now: number): boolean {
+    this.sndWnd = seg.window; // a SYN's window is never scaled
+    this.maxSndWnd = Math.max(this.maxSndWnd, this.sndWnd);
+    this.sndWl1 = seg.seq;
+    this.sndWl2 = seg.ack;
+    if (this.tsOk && opts.timestamp) {
+      this.tsRecent = opts.tsVal;
+      this.tsRecentAt = now;
+    }
+    this.#establish(now);
+    this.#inputAck(seg, opts, now);
+    this.ackNow = true;
     this.#afterInput(now);
     return false;
   }
@@ -1352,6 +1373,7 @@ export class Connection {
   /** Resets the connection at once. */
   abort(now: number, error: AtollError = new ConnectionClosedError("connection aborted")): void {
     if (this.state === CLOSED) return;
+    this.appClosed = true; // nothing will be read any more
     this.#abortWithReset(now, error);
   }
 
@@ -1429,12 +1451,9 @@ export class Connection {
     this.rtoAt = this.persistAt = this.delackAt = this.keepaliveAt = this.stateAt = NEVER;
     this.sendRing.reset();
     this.scoreboard = undefined;
-    if (error !== undefined || this.appClosed) {
-      this.recvRing.reset();
-      this.ooo = undefined;
-    } else if (this.recvRing.length === 0) {
-      this.recvRing.reset();
-    }
+    // Received data stays readable after a reset or timeout, unless the application let go.
+    this.ooo = undefined;
+    if (this.appClosed || this.recvRing.length === 0) this.recvRing.reset();
     this.host.forget(this);
     if (this.onFailed !== undefined && error !== undefined) {
       const failed = this.onFailed;
