@@ -149,7 +149,7 @@ export class TcpEngine implements Tcp, TcpUpper, ConnectionHost {
     this.#random = devices.random;
     this.log = devices.log ?? silentLogger;
     this.stats = new TcpStats(() => this.#countEstablished());
-    this.pool = new BufferPool(this.config.bufferPoolSize);
+    this.pool = new BufferPool(this.config.bufferPoolBytes);
     this.timers = new TimerQueue<Connection>(
       devices.time,
       () => this.#clock.now(),
@@ -261,10 +261,11 @@ export class TcpEngine implements Tcp, TcpUpper, ConnectionHost {
 
   // ---- connection table ------------------------------------------------------------------------
 
+  /** A 30-bit hash of the four-tuple (a small integer keeps Map lookups on the fast path). */
   static #key(localPort: number, remoteAddr: number, remotePort: number): number {
-    const hi = ((remotePort << 16) | localPort) >>> 0;
-    const lo = (remoteAddr ^ (remoteAddr >>> 11)) & 0x1fffff;
-    return hi * 0x200000 + lo;
+    let h = remoteAddr ^ Math.imul(remotePort, 0x9e3779b1) ^ Math.imul(localPort, 0x85ebca6b);
+    h = Math.imul(h ^ (h >>> 15), 0x2c1b3c6d);
+    return (h ^ (h >>> 13)) & 0x3fffffff;
   }
 
   #lookup(localAddr: number, localPort: number, remoteAddr: number, remotePort: number) {
