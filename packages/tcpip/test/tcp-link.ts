@@ -431,3 +431,19 @@ export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
 }
+
+/**
+ * Advances virtual time in small steps until `promise` settles: for code that
+ * also waits on the host's event loop (node:http, node:tls), where an instant
+ * with no pending virtual timer is not a deadlock.
+ */
+export async function drive<T>(world: VirtualTime, promise: Promise<T>, stepNs = 1e6, maxSteps = 200_000): Promise<T> {
+  let settled = false;
+  const observed = promise.finally(() => {
+    settled = true;
+  });
+  observed.catch(() => {});
+  for (let i = 0; i < maxSteps && !settled; i++) await world.advance(stepNs);
+  if (!settled) throw new Error(`drive: not settled after ${maxSteps} steps`);
+  return observed;
+}

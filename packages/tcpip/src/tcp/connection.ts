@@ -11,6 +11,7 @@ import {
   ConnectionRefusedError,
   ConnectionResetError,
   ConnectionTimeoutError,
+  NetworkUnreachableError,
 } from "../errors.js";
 import type { ResolvedTcpConfig } from "./config.js";
 import type { CongestionControl } from "./congestion.js";
@@ -513,6 +514,10 @@ export class Connection {
 
   #timeoutError(what: string): AtollError {
     this.host.stats.timeouts++;
+    if (this.state === SYN_SENT && this.softError === "unreachable") {
+      // The handshake never got through and ICMP said why (as Linux reports EHOSTUNREACH).
+      return new NetworkUnreachableError(formatIpv4(this.remoteAddr), "ICMP destination unreachable");
+    }
     if (this.softError !== undefined) {
       const detail =
         this.softError === "port-unreachable" ? "port unreachable" : "host or network unreachable";
