@@ -42,7 +42,7 @@ const reprArb: fc.Arbitrary<TcpSegmentRepr> = fc
     ),
   })
   .map((r) => {
-    const out: TcpSegmentRepr = { ...r };
+    const out = { ...r } as TcpSegmentRepr;
     for (const k of Object.keys(out) as (keyof TcpSegmentRepr)[])
       if (out[k] === undefined) delete out[k];
     return out;

@@ -968,6 +968,7 @@ export class Connection {
   #ackNewData(ack: number, opts: TcpOptions, now: number): void {
     const stats = this.host.stats;
     const acked = seqDiff(ack, this.sndUna);
+    const flightBefore = seqDiff(this.sndNxt, this.sndUna);
     const seqEnd = this.#seqEnd();
     const newBase = seqMin(ack, seqEnd);
     const dataAcked = seqDiff(newBase, this.sndBase);
@@ -993,7 +994,9 @@ export class Connection {
     switch (this.recovery) {
       case RECOVERY_NONE:
         this.dupAcks = 0;
-        if (dataAcked > 0) this.cc.onAck(this, dataAcked, now);
+        // Grow only a window that is in use (RFC 7661): an application- or
+        // receiver-limited sender keeps its cwnd.
+        if (dataAcked > 0 && this.#cwndLimited(flightBefore)) this.cc.onAck(this, dataAcked, now);
         break;
       case RECOVERY_SACK:
         if (seqGe(ack, this.recoverSeq)) {
@@ -1016,7 +1019,7 @@ export class Connection {
         }
         break;
       case RECOVERY_LOSS:
-        if (dataAcked > 0) this.cc.onAck(this, dataAcked, now);
+        if (dataAcked > 0 && this.#cwndLimited(flightBefore)) this.cc.onAck(this, dataAcked, now);
         if (seqGe(ack, this.recoverSeq)) {
           this.recovery = RECOVERY_NONE;
           this.dupAcks = 0;
@@ -1030,6 +1033,12 @@ export class Connection {
     if (this.finSent && ack === this.sndNxt) this.#ourFinAcked(now);
     if (this.state === CLOSED) return;
     this.flow?.pumpWrites();
+  }
+
+  /** Was the window in use when this ACK's data was sent? (Slow start: half of it, as Linux.) */
+  #cwndLimited(flight: number): boolean {
+    if (this.cwnd < this.ssthresh) return 2 * flight >= this.cwnd;
+    return flight + this.smss >= this.cwnd;
   }
 
   #ourFinAcked(now: number): void {
