@@ -65,7 +65,16 @@ const cases: Array<[string, Impairments]> = [
   ["reordering", { ...base, reorder: 0.05, reorderDelayNs: 4 * MS }],
   ["duplication", { ...base, duplicate: 0.05 }],
   ["corruption", { ...base, corrupt: 0.02 }],
-  ["delay and jitter", { delayNs: 40 * MS, jitterNs: 10 * MS, slotNs: 1 * MS, rateBytesPerSecond: 50e6, queueLimit: 400 }],
+  [
+    "delay and jitter",
+    {
+      delayNs: 40 * MS,
+      jitterNs: 10 * MS,
+      slotNs: 1 * MS,
+      rateBytesPerSecond: 50e6,
+      queueLimit: 400,
+    },
+  ],
 ];
 
 describe("tcp: bulk transfer both ways, SHA-256 verified", () => {
@@ -81,10 +90,13 @@ describe("tcp: bulk transfer both ways, SHA-256 verified", () => {
         const client = await pair.world.run(pair.a.tcp.connect("10.0.0.2", 80));
         const clientSide = Promise.all([send(client, SIZE, 1), receive(client)]);
         const [[sentUp, gotDown], [sentDown, gotUp]] = await pair.world.run(
-          Promise.all([clientSide, (async () => {
-            while (serverSide === undefined) await new Promise((r) => setImmediate(r));
-            return serverSide;
-          })()]),
+          Promise.all([
+            clientSide,
+            (async () => {
+              while (serverSide === undefined) await new Promise((r) => setImmediate(r));
+              return serverSide;
+            })(),
+          ]),
           { maxSteps: 100_000_000 },
         );
         expect(gotUp.bytes).toBe(SIZE);

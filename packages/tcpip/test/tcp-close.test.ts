@@ -172,7 +172,12 @@ describe("tcp: closing", () => {
     await pair.world.run(client.shutdown());
     // Drop the client's last ACK so the server retransmits its FIN.
     pair.link.filter = (src, _dst, seg) => src === A && seg[13] === ACK;
-    await pair.world.run(server.close().catch(() => {}), { maxNs: 0.1 * S }).catch(() => {});
+    await pair.world
+      .run(
+        server.close().catch(() => {}),
+        { maxNs: 0.1 * S },
+      )
+      .catch(() => {});
     await pair.world.advance(0.1 * S);
     expect(client.connection.stateName).toBe("TIME-WAIT");
     const log = capture(pair.link);

@@ -3,16 +3,7 @@
 import { isAtollError } from "@atoll/core";
 import { describe, expect, it } from "vitest";
 import { ACK } from "../src/tcp/wire.js";
-import {
-  A,
-  B,
-  capture,
-  createPair,
-  establish,
-  readAll,
-  sameBytes,
-  text,
-} from "./tcp-link.js";
+import { A, B, capture, createPair, establish, readAll, sameBytes, text } from "./tcp-link.js";
 
 const MS = 1e6;
 const S = 1e9;
@@ -244,7 +235,9 @@ describe("tcp: idle connections", () => {
       await flow.close();
       return sameBytes(back, payload);
     };
-    const results = await pair.world.run(Promise.all(Array.from({ length: 1000 }, (_, i) => one(i))));
+    const results = await pair.world.run(
+      Promise.all(Array.from({ length: 1000 }, (_, i) => one(i))),
+    );
     expect(results.every(Boolean)).toBe(true);
     expect(pair.a.stats.activeOpens).toBe(1000);
     expect(pair.b.stats.passiveOpens).toBe(1000);

@@ -6,7 +6,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { Connection } from "../src/tcp/connection.js";
 import type { TcpInstance } from "../src/tcp/index.js";
-import { emitSegment, fillChecksum, FIN, RST, SYN, type TcpSegmentRepr } from "../src/tcp/wire.js";
+import { emitSegment, FIN, fillChecksum, RST, SYN, type TcpSegmentRepr } from "../src/tcp/wire.js";
 import { A, B, C, capture, createPair, establish, inject, type Pair, text } from "./tcp-link.js";
 
 const MS = 1e6;
@@ -110,7 +110,7 @@ async function reach(state: StateName, timestamps: boolean, seed: number): Promi
       await pair.world.advance(1 * MS);
       break;
     case "CLOSING":
-      pair.link.filter = (_s, _d, seg) => seg[13] === 0x10 && seg.length === ((seg[12]! >> 4) << 2);
+      pair.link.filter = (_s, _d, seg) => seg[13] === 0x10 && seg.length === (seg[12]! >> 4) << 2;
       void client.shutdown().catch(() => {});
       void server.shutdown().catch(() => {});
       await pair.world.advance(5 * MS);
@@ -142,9 +142,12 @@ const structuredArb = fc.record({
   sackPermitted: fc.boolean(),
   ts: fc.option(fc.tuple(fc.integer({ min: -1000, max: 100_000 }), fc.nat()), { nil: undefined }),
   sack: fc.option(
-    fc.array(fc.tuple(fc.integer({ min: -5000, max: 300_000 }), fc.integer({ min: 0, max: 20_000 })), {
-      maxLength: 4,
-    }),
+    fc.array(
+      fc.tuple(fc.integer({ min: -5000, max: 300_000 }), fc.integer({ min: 0, max: 20_000 })),
+      {
+        maxLength: 4,
+      },
+    ),
     { nil: undefined },
   ),
   rawOptions: fc.option(fc.uint8Array({ maxLength: 40 }), { nil: undefined }),
@@ -169,7 +172,8 @@ function build(t: Target, s: Structured): Uint8Array {
   if (s.mss !== undefined) repr.mss = s.mss;
   if (s.wscale !== undefined) repr.wscale = s.wscale;
   if (s.sackPermitted) repr.sackPermitted = true;
-  if (s.ts !== undefined) repr.timestamp = { tsVal: ((c?.tsRecent ?? 0) + s.ts[0]) >>> 0, tsEcr: s.ts[1] };
+  if (s.ts !== undefined)
+    repr.timestamp = { tsVal: ((c?.tsRecent ?? 0) + s.ts[0]) >>> 0, tsEcr: s.ts[1] };
   if (s.sack !== undefined && s.sack.length > 0 && s.ts === undefined)
     repr.sack = s.sack.map(([l, n]) => [(sndNxt + l) >>> 0, (sndNxt + l + n) >>> 0]);
   let bytes = emitSegment(repr, t.peer, t.self);
@@ -258,10 +262,17 @@ describe("tcp: fuzzing every state", () => {
                 bytes =
                   t.samples.length === 0
                     ? new Uint8Array(0)
-                    : mutate(t.samples[item.m.index % t.samples.length]!, item.m.flips, item.m.cut, item.m.fix, t);
+                    : mutate(
+                        t.samples[item.m.index % t.samples.length]!,
+                        item.m.flips,
+                        item.m.cut,
+                        item.m.fix,
+                        t,
+                      );
               else {
                 bytes = item.r.bytes.slice();
-                if (item.r.fix && bytes.length >= 20) fillChecksum(bytes, 0, bytes.length, t.peer, t.self);
+                if (item.r.fix && bytes.length >= 20)
+                  fillChecksum(bytes, 0, bytes.length, t.peer, t.self);
               }
               t.engine.upper.receive(t.peer, t.self, bytes);
               checkBounded(t);
@@ -272,7 +283,10 @@ describe("tcp: fuzzing every state", () => {
             expect(t.pair.a.stats.internalErrors + t.pair.b.stats.internalErrors).toBe(0);
           },
         ),
-        { numRuns: Number(process.env.TCP_FUZZ_RUNS ?? 25), seed: Number(process.env.TCP_FUZZ_SEED ?? 42) + states.indexOf(state) },
+        {
+          numRuns: Number(process.env.TCP_FUZZ_RUNS ?? 25),
+          seed: Number(process.env.TCP_FUZZ_SEED ?? 42) + states.indexOf(state),
+        },
       );
     });
   }

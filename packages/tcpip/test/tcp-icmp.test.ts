@@ -7,7 +7,11 @@ import { emitSegment, SYN } from "../src/tcp/wire.js";
 import { A, B, capture, createPair, establish } from "./tcp-link.js";
 
 const quote = (srcPort: number, dstPort: number, seq: number) =>
-  emitSegment({ srcPort, dstPort, seq, ack: 0, flags: SYN, window: 0, urgent: 0, payload: new Uint8Array(0) }, A, B).subarray(0, 8);
+  emitSegment(
+    { srcPort, dstPort, seq, ack: 0, flags: SYN, window: 0, urgent: 0, payload: new Uint8Array(0) },
+    A,
+    B,
+  ).subarray(0, 8);
 
 async function synSent() {
   const pair = createPair();
@@ -28,7 +32,12 @@ describe("tcp: ICMP errors (RFC 5927)", () => {
 
   it("an error quoting a sequence number that is not in flight is ignored", async () => {
     const { pair, c } = await synSent();
-    pair.a.upper.icmpError!(A, B, quote(c.localPort, 80, (c.iss + 12345) >>> 0), "port-unreachable");
+    pair.a.upper.icmpError!(
+      A,
+      B,
+      quote(c.localPort, 80, (c.iss + 12345) >>> 0),
+      "port-unreachable",
+    );
     pair.a.upper.icmpError!(A, B, quote(c.localPort, 81, c.iss), "port-unreachable");
     pair.a.upper.icmpError!(A, B, new Uint8Array(4), "port-unreachable");
     expect(c.stateName).toBe("SYN-SENT");
@@ -53,7 +62,12 @@ describe("tcp: ICMP errors (RFC 5927)", () => {
     await pair.world.advance(1e6);
     pair.a.upper.icmpError!(A, B, quote(c.localPort, c.remotePort, c.sndUna), "unreachable");
     expect(c.stateName).toBe("ESTABLISHED");
-    const failure = await pair.world.run(client.read().then(() => undefined, (e: unknown) => e));
+    const failure = await pair.world.run(
+      client.read().then(
+        () => undefined,
+        (e: unknown) => e,
+      ),
+    );
     expect(isAtollError(failure, "ATOLL_TCP_TIMEOUT")).toBe(true);
     expect((failure as Error).message).toContain("unreachable");
   });

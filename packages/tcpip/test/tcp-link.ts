@@ -163,7 +163,16 @@ export class MemoryLink {
     if (imp.duplicate && r.float() < imp.duplicate) {
       this.stats.duplicated++;
       const copy = buffer.slice(offset, offset + length);
-      this.#enqueue({ at: at + 1000, src, dst, buffer: copy, offset: 0, length, owner: undefined, dir: -1 });
+      this.#enqueue({
+        at: at + 1000,
+        src,
+        dst,
+        buffer: copy,
+        offset: 0,
+        length,
+        owner: undefined,
+        dir: -1,
+      });
     }
     if (imp.corrupt && r.float() < imp.corrupt) {
       const bit = r.int(length * 8);
@@ -233,7 +242,10 @@ export class MemoryLower implements TcpLower {
   readonly headroom = 34;
   /** Free segment buffers: slots carved from a few large ArrayBuffers (slabs). */
   readonly #free: Uint8Array[] = [];
-  readonly #slot: { buffer: Uint8Array; offset: number } = { buffer: new Uint8Array(0), offset: 34 };
+  readonly #slot: { buffer: Uint8Array; offset: number } = {
+    buffer: new Uint8Array(0),
+    offset: 34,
+  };
   #slotSize = 0;
   /** Addresses with no route (sourceFor returns undefined). */
   readonly unreachable = new Set<number>();
@@ -379,7 +391,9 @@ export async function establish(
     },
     options,
   );
-  const client = (await pair.world.run(pair.a.tcp.connect("10.0.0.2", port, connectOptions))) as TcpFlow;
+  const client = (await pair.world.run(
+    pair.a.tcp.connect("10.0.0.2", port, connectOptions),
+  )) as TcpFlow;
   await pair.world.run(Promise.resolve());
   for (let i = 0; i < 100 && server === undefined; i++) await pair.world.advance(1_000_000);
   if (server === undefined) throw new Error("server side never appeared");
@@ -437,7 +451,12 @@ export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
  * also waits on the host's event loop (node:http, node:tls), where an instant
  * with no pending virtual timer is not a deadlock.
  */
-export async function drive<T>(world: VirtualTime, promise: Promise<T>, stepNs = 1e6, maxSteps = 200_000): Promise<T> {
+export async function drive<T>(
+  world: VirtualTime,
+  promise: Promise<T>,
+  stepNs = 1e6,
+  maxSteps = 200_000,
+): Promise<T> {
   let settled = false;
   const observed = promise.finally(() => {
     settled = true;

@@ -81,7 +81,9 @@ describe("tcp: opening", () => {
     const controller = new AbortController();
     const attempt = pair.a.tcp.connect("10.0.0.2", 80, { signal: controller.signal });
     pair.world.timers.setTimer(500e6, () => controller.abort());
-    await expect(pair.world.run(attempt)).rejects.toSatisfy((e) => isAtollError(e, "ATOLL_ABORTED"));
+    await expect(pair.world.run(attempt)).rejects.toSatisfy((e) =>
+      isAtollError(e, "ATOLL_ABORTED"),
+    );
     expect(pair.a.engine.connectionCount).toBe(0);
   });
 

@@ -5,7 +5,7 @@ import { SeededRandom } from "@atoll/entropy";
 import { describe, expect, it } from "vitest";
 import type { TcpFlow } from "../src/tcp/flow.js";
 import { SYN } from "../src/tcp/wire.js";
-import { B, type Pair, createPair, inject, readAll, sameBytes, text, untext } from "./tcp-link.js";
+import { B, createPair, inject, type Pair, readAll, sameBytes, text, untext } from "./tcp-link.js";
 
 const MS = 1e6;
 
@@ -21,7 +21,9 @@ function flood(pair: Pair, count: number, seed: string): void {
       flags: SYN,
       window: 65535,
       mss: 1460,
-      ...(i % 2 === 0 ? { wscale: 7, sackPermitted: true, timestamp: { tsVal: r.uint32(), tsEcr: 0 } } : {}),
+      ...(i % 2 === 0
+        ? { wscale: 7, sackPermitted: true, timestamp: { tsVal: r.uint32(), tsEcr: 0 } }
+        : {}),
     });
   }
 }
@@ -30,11 +32,20 @@ describe("tcp: SYN flood", () => {
   it("10,000 spoofed SYNs leave memory bounded and a real client still connects", async () => {
     const pair = createPair({ configB: { synBacklog: 128 } });
     const echoed: string[] = [];
-    const accepted: Array<{ fromCookie: boolean; sackOk: boolean; tsOk: boolean; sndShift: number }> =
-      [];
+    const accepted: Array<{
+      fromCookie: boolean;
+      sackOk: boolean;
+      tsOk: boolean;
+      sndShift: number;
+    }> = [];
     pair.b.tcp.listen(80, async (flow) => {
       const c = (flow as TcpFlow).connection;
-      accepted.push({ fromCookie: c.fromCookie, sackOk: c.sackOk, tsOk: c.tsOk, sndShift: c.sndShift });
+      accepted.push({
+        fromCookie: c.fromCookie,
+        sackOk: c.sackOk,
+        tsOk: c.tsOk,
+        sndShift: c.sndShift,
+      });
       const data = await readAll(flow as never);
       echoed.push(untext(data)!);
       await flow.write(data);

@@ -61,11 +61,16 @@ const reprArb: fc.Arbitrary<TcpSegmentRepr> = fc
 describe("tcp wire format", () => {
   it("emit then parse is the identity, and the checksum verifies", () => {
     fc.assert(
-      fc.property(reprArb, fc.nat({ max: 0xffffffff }), fc.nat({ max: 0xffffffff }), (r, src, dst) => {
-        const bytes = emitSegment(r, src, dst);
-        expect(verifyChecksum(bytes, 0, bytes.length, src, dst)).toBe(true);
-        expect(parseSegment(bytes)).toEqual(r);
-      }),
+      fc.property(
+        reprArb,
+        fc.nat({ max: 0xffffffff }),
+        fc.nat({ max: 0xffffffff }),
+        (r, src, dst) => {
+          const bytes = emitSegment(r, src, dst);
+          expect(verifyChecksum(bytes, 0, bytes.length, src, dst)).toBe(true);
+          expect(parseSegment(bytes)).toEqual(r);
+        },
+      ),
     );
   });
 
@@ -81,7 +86,17 @@ describe("tcp wire format", () => {
 
   it("rejects bad data offsets and impossible option lengths", () => {
     const ok = emitSegment(
-      { srcPort: 1, dstPort: 2, seq: 0, ack: 0, flags: 2, window: 0, urgent: 0, payload: new Uint8Array(0), mss: 1460 },
+      {
+        srcPort: 1,
+        dstPort: 2,
+        seq: 0,
+        ack: 0,
+        flags: 2,
+        window: 0,
+        urgent: 0,
+        payload: new Uint8Array(0),
+        mss: 1460,
+      },
       1,
       2,
     );
@@ -182,7 +197,9 @@ describe("ByteRing", () => {
   it("behaves as a FIFO with out-of-order writes, growing and wrapping", () => {
     fc.assert(
       fc.property(
-        fc.array(fc.tuple(fc.constantFrom("append", "consume", "ooo"), fc.nat(3000)), { maxLength: 60 }),
+        fc.array(fc.tuple(fc.constantFrom("append", "consume", "ooo"), fc.nat(3000)), {
+          maxLength: 60,
+        }),
         (ops) => {
           const pool = new BufferPool();
           const ring = new ByteRing(10_000, pool);

@@ -56,7 +56,7 @@ export interface TcpConfig {
   readonly ephemeralPortMax?: number;
   /** Timer resolution: wake-ups are rounded up to this (default 1 ms). */
   readonly timerGranularityNs?: number;
-  /** Bytes of free buffer storage kept for reuse across connections (default 16 MiB). */
+  /** Bytes of free buffer storage kept for reuse across connections (default 4 MiB). */
   readonly bufferPoolBytes?: number;
 }
 
@@ -96,11 +96,12 @@ export function resolveConfig(c: TcpConfig = {}): ResolvedTcpConfig {
     ephemeralPortMin: c.ephemeralPortMin ?? 49152,
     ephemeralPortMax: c.ephemeralPortMax ?? 65535,
     timerGranularityNs: c.timerGranularityNs ?? 1 * MS,
-    bufferPoolBytes: c.bufferPoolBytes ?? 16 * 1024 * 1024,
+    bufferPoolBytes: c.bufferPoolBytes ?? 4 * 1024 * 1024,
   };
   const positive = (name: keyof ResolvedTcpConfig, min = 1) => {
     const v = r[name] as number;
-    if (!Number.isFinite(v) || v < min) throw new RangeError(`tcp option ${name} must be >= ${min}`);
+    if (!Number.isFinite(v) || v < min)
+      throw new RangeError(`tcp option ${name} must be >= ${min}`);
   };
   positive("sendBufferSize", 1024);
   positive("receiveBufferSize", 1024);
@@ -112,8 +113,12 @@ export function resolveConfig(c: TcpConfig = {}): ResolvedTcpConfig {
   positive("synBacklog");
   positive("reassemblyRanges");
   positive("scoreboardRanges");
-  if (r.receiveBufferSize > (65535 << 14)) throw new RangeError("receiveBufferSize above 1 GiB");
-  if (r.ephemeralPortMin < 1 || r.ephemeralPortMax > 65535 || r.ephemeralPortMin > r.ephemeralPortMax)
+  if (r.receiveBufferSize > 65535 << 14) throw new RangeError("receiveBufferSize above 1 GiB");
+  if (
+    r.ephemeralPortMin < 1 ||
+    r.ephemeralPortMax > 65535 ||
+    r.ephemeralPortMin > r.ephemeralPortMax
+  )
     throw new RangeError("bad ephemeral port range");
   return r;
 }

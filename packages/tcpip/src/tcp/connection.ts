@@ -352,7 +352,13 @@ export class Connection {
     now: number,
     irs: number,
     window: number,
-    opts: { mss: number; wscale: number; sackPermitted: boolean; timestamp: boolean; tsVal: number },
+    opts: {
+      mss: number;
+      wscale: number;
+      sackPermitted: boolean;
+      timestamp: boolean;
+      tsVal: number;
+    },
     cookie: boolean,
   ): void {
     const c = this.host.config;
@@ -516,7 +522,10 @@ export class Connection {
     this.host.stats.timeouts++;
     if (this.state === SYN_SENT && this.softError === "unreachable") {
       // The handshake never got through and ICMP said why (as Linux reports EHOSTUNREACH).
-      return new NetworkUnreachableError(formatIpv4(this.remoteAddr), "ICMP destination unreachable");
+      return new NetworkUnreachableError(
+        formatIpv4(this.remoteAddr),
+        "ICMP destination unreachable",
+      );
     }
     if (this.softError !== undefined) {
       const detail =
@@ -569,7 +578,15 @@ export class Connection {
 
   #persistTimeout(now: number): void {
     const st = this.state;
-    if (!(st === ESTABLISHED || st === CLOSE_WAIT || st === FIN_WAIT_1 || st === LAST_ACK || st === CLOSING))
+    if (
+      !(
+        st === ESTABLISHED ||
+        st === CLOSE_WAIT ||
+        st === FIN_WAIT_1 ||
+        st === LAST_ACK ||
+        st === CLOSING
+      )
+    )
       return;
     const unsent = seqDiff(this.#seqEnd(), this.sndNxt);
     if (unsent <= 0 || this.sndNxt !== this.sndUna) return;
@@ -821,7 +838,11 @@ export class Connection {
           this.#destroy(undefined);
           return;
         }
-        this.#fail(new ConnectionResetError("connection refused during simultaneous open"), now, false);
+        this.#fail(
+          new ConnectionResetError("connection refused during simultaneous open"),
+          now,
+          false,
+        );
         return;
       case ESTABLISHED:
       case FIN_WAIT_1:
@@ -1193,10 +1214,7 @@ export class Connection {
     // Trim to the window and to the buffer.
     const ring = this.recvRing;
     const offset = seqDiff(s, this.rcvNxt);
-    const room = Math.min(
-      seqDiff(this.rcvAdv, s),
-      ring.capacity - ring.length - offset,
-    );
+    const room = Math.min(seqDiff(this.rcvAdv, s), ring.capacity - ring.length - offset);
     if (n > room) {
       n = Math.max(0, room);
       fin = false;
@@ -1301,7 +1319,10 @@ export class Connection {
   /** Copies up to data.length - from bytes into the send buffer; returns how many. */
   write(data: Uint8Array, from: number): number {
     const st = this.state;
-    if (this.finQueued || !(st === ESTABLISHED || st === CLOSE_WAIT || st === SYN_SENT || st === SYN_RECEIVED))
+    if (
+      this.finQueued ||
+      !(st === ESTABLISHED || st === CLOSE_WAIT || st === SYN_SENT || st === SYN_RECEIVED)
+    )
       return 0;
     const n = this.sendRing.append(data, from, data.length - from);
     if (n > 0 && !this.needsOutput) {
@@ -1546,7 +1567,7 @@ export class Connection {
     const seqEnd = this.#seqEnd();
     const unsent = this.finSent ? 0 : seqDiff(seqEnd, this.sndNxt);
     if (unsent > 0) {
-      let len = unsent < smss ? unsent : smss;
+      let len = Math.min(unsent, smss);
       const wndRoom = seqDiff(seqAdd(this.sndUna, this.sndWnd), this.sndNxt);
       if (wndRoom < len) {
         if (wndRoom <= 0) return false;

@@ -14,13 +14,9 @@ import {
   silentLogger,
 } from "@atoll/core";
 import type { Random } from "@atoll/entropy";
-import {
-  AddressInUseError,
-  ConnectionClosedError,
-  NetworkUnreachableError,
-} from "../errors.js";
+import { AddressInUseError, ConnectionClosedError, NetworkUnreachableError } from "../errors.js";
 import type { ConnectOptions, Flow, ListenOptions, Tcp } from "../signature.js";
-import { resolveConfig, type ResolvedTcpConfig, type TcpConfig } from "./config.js";
+import { type ResolvedTcpConfig, resolveConfig, type TcpConfig } from "./config.js";
 import { type CongestionControlName, createCongestionControl } from "./congestion.js";
 import {
   CLOSE_WAIT,
@@ -43,12 +39,12 @@ import { TcpStats } from "./stats.js";
 import { TimerQueue } from "./timers.js";
 import {
   ACK,
+  ackNumber,
   checkHeader,
+  dstPort as dstPortOf,
   FIN,
   fillChecksum,
   flags as flagsOf,
-  ackNumber,
-  dstPort as dstPortOf,
   MAX_WINDOW_SHIFT,
   parseOptions,
   RST,
@@ -418,7 +414,7 @@ export class TcpEngine implements Tcp, TcpUpper, ConnectionHost {
       conn.failWith(new ConnectionClosedError(), now, false);
     }
     const listener = this.#listeners.get(dport);
-    if (listener !== undefined && listener.open) {
+    if (listener?.open) {
       this.#listenInput(listener, seg, opts, now);
       return;
     }
@@ -435,7 +431,11 @@ export class TcpEngine implements Tcp, TcpUpper, ConnectionHost {
       return;
     }
     if (f & ACK) {
-      if (!(f & SYN) && now - listener.lastCookieAt < COOKIE_ACCEPT_NS && listener.lastCookieAt >= 0) {
+      if (
+        !(f & SYN) &&
+        now - listener.lastCookieAt < COOKIE_ACCEPT_NS &&
+        listener.lastCookieAt >= 0
+      ) {
         if (this.#acceptCookie(listener, seg, opts, now)) return;
       }
       stats.rxDropped++;
@@ -533,7 +533,8 @@ export class TcpEngine implements Tcp, TcpUpper, ConnectionHost {
     let shift = 0;
     if (offer & OFFER_WSCALE)
       while (shift < MAX_WINDOW_SHIFT && c.receiveBufferSize >> shift > 65535) shift++;
-    const optLen = 4 + (offer & OFFER_WSCALE ? 4 : 0) + (offer & OFFER_SACK ? 4 : 0) + (ts ? 12 : 0);
+    const optLen =
+      4 + (offer & OFFER_WSCALE ? 4 : 0) + (offer & OFFER_SACK ? 4 : 0) + (ts ? 12 : 0);
     const hdr = TCP_HEADER_LENGTH + optLen;
     const { buffer, offset } = this.lower.allocate(hdr);
     const window = Math.min(c.receiveBufferSize - (1 << shift), 65535);
@@ -748,7 +749,8 @@ export class TcpEngine implements Tcp, TcpUpper, ConnectionHost {
 
   connect(address: string, port: number, options: TcpConnectOptions = {}): Promise<Flow> {
     const remote = parseIpv4(address);
-    if (remote === undefined) return Promise.reject(new NetworkUnreachableError(address, "not an IPv4 address"));
+    if (remote === undefined)
+      return Promise.reject(new NetworkUnreachableError(address, "not an IPv4 address"));
     if (!Number.isInteger(port) || port < 1 || port > 65535)
       return Promise.reject(new RangeError(`invalid TCP port ${port}`));
     if (this.#closed) return Promise.reject(new ConnectionClosedError("stack is closed"));
@@ -781,7 +783,11 @@ export class TcpEngine implements Tcp, TcpUpper, ConnectionHost {
     return new Promise<Flow>((resolve, reject) => {
       const signal = options.signal;
       const onAbort = () => {
-        conn.failWith(new AbortedError("connect aborted", { cause: signal?.reason }), this.now(), true);
+        conn.failWith(
+          new AbortedError("connect aborted", { cause: signal?.reason }),
+          this.now(),
+          true,
+        );
       };
       conn.onEstablished = () => {
         signal?.removeEventListener("abort", onAbort);

@@ -21,7 +21,7 @@
 
 import type { Logger } from "@atoll/core";
 import type { TcpConfig } from "./config.js";
-import { TcpEngine, type TcpDevices } from "./engine.js";
+import { type TcpDevices, TcpEngine } from "./engine.js";
 import type { TcpUpper } from "./lower.js";
 import type { TcpStats } from "./stats.js";
 

@@ -120,7 +120,7 @@ export class SeqRanges {
 
   /** True when [start, end) adds bytes the set does not hold. */
   wouldGrow(start: number, end: number): boolean {
-    return this.coveredIn(start, end) < ((end - start) >>> 0);
+    return this.coveredIn(start, end) < (end - start) >>> 0;
   }
 
   /** The highest end, or `fallback` when empty. */

@@ -3,12 +3,18 @@
 // its capacity: an idle connection owns no buffer and a short exchange a few
 // KiB, which is what keeps 10,000 idle connections small.
 
-/** Recycles buffers by power-of-two size so bulk transfers do not churn the allocator. */
+/**
+ * Recycles buffers by size so bulk transfers do not churn the allocator. It
+ * keeps a few buffers per size (busy connections), not one per idle connection.
+ */
 export class BufferPool {
   readonly #free = new Map<number, Uint8Array[]>();
   #bytes = 0;
-  /** `maxBytes`: how much free storage the pool may keep. */
-  constructor(readonly maxBytes = 16 * 1024 * 1024) {}
+  /** `maxBytes`: how much free storage the pool may keep; `perSize`: buffers kept per size. */
+  constructor(
+    readonly maxBytes = 4 * 1024 * 1024,
+    readonly perSize = 16,
+  ) {}
 
   take(size: number): Uint8Array {
     const list = this.#free.get(size);
@@ -25,6 +31,7 @@ export class BufferPool {
     if (this.#bytes + size > this.maxBytes) return;
     let list = this.#free.get(size);
     if (list === undefined) this.#free.set(size, (list = []));
+    if (list.length >= this.perSize) return;
     list.push(buffer);
     this.#bytes += size;
   }

@@ -46,10 +46,8 @@ export const ackNumber = (b: Uint8Array, o: number): number =>
 export const headerLength = (b: Uint8Array, o: number): number => (b[o + 12]! >> 4) << 2;
 export const flags = (b: Uint8Array, o: number): number => b[o + 13]!;
 export const windowField = (b: Uint8Array, o: number): number => (b[o + 14]! << 8) | b[o + 15]!;
-export const checksumField = (b: Uint8Array, o: number): number =>
-  (b[o + 16]! << 8) | b[o + 17]!;
-export const urgentPointer = (b: Uint8Array, o: number): number =>
-  (b[o + 18]! << 8) | b[o + 19]!;
+export const checksumField = (b: Uint8Array, o: number): number => (b[o + 16]! << 8) | b[o + 17]!;
+export const urgentPointer = (b: Uint8Array, o: number): number => (b[o + 18]! << 8) | b[o + 19]!;
 
 export function writeU16(b: Uint8Array, o: number, v: number): void {
   b[o] = v >>> 8;
@@ -200,7 +198,12 @@ export function writeTimestampOption(b: Uint8Array, o: number, tsVal: number, ts
 }
 
 /** Writes NOP, NOP, SACK with `count` blocks from `blocks` (4 + 8·count bytes) at b[o]. */
-export function writeSackOption(b: Uint8Array, o: number, blocks: ArrayLike<number>, count: number) {
+export function writeSackOption(
+  b: Uint8Array,
+  o: number,
+  blocks: ArrayLike<number>,
+  count: number,
+) {
   b[o] = OPT_NOP;
   b[o + 1] = OPT_NOP;
   b[o + 2] = OPT_SACK;
@@ -293,7 +296,11 @@ export interface TcpSegmentRepr {
 }
 
 /** Parses a whole segment into a TcpSegmentRepr, or undefined when malformed. */
-export function parseSegment(b: Uint8Array, o = 0, length = b.length - o): TcpSegmentRepr | undefined {
+export function parseSegment(
+  b: Uint8Array,
+  o = 0,
+  length = b.length - o,
+): TcpSegmentRepr | undefined {
   const h = checkHeader(b, o, length);
   if (h < 0) return undefined;
   const opts = new TcpOptions();
