@@ -1473,6 +1473,11 @@ export class Connection {
     failed?.(error);
   }
 
+  /** Ends a connection quietly (a TIME-WAIT incarnation replaced by a new SYN). */
+  expire(): void {
+    this.#destroy(undefined);
+  }
+
   /** Fails a connection from outside (ICMP hard error, engine close). */
   failWith(error: AtollError, now: number, reset: boolean): void {
     if (this.state === CLOSED) return;

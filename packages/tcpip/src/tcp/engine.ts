@@ -411,7 +411,7 @@ export class TcpEngine implements Tcp, TcpUpper, ConnectionHost {
     if (conn !== undefined) {
       if (!conn.input(seg, opts, now)) return;
       // A SYN reusing a TIME-WAIT four-tuple (RFC 6191): the old incarnation goes.
-      conn.failWith(new ConnectionClosedError(), now, false);
+      conn.expire();
     }
     const listener = this.#listeners.get(dport);
     if (listener?.open) {
