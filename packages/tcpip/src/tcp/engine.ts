@@ -689,6 +689,10 @@ export class TcpEngine implements Tcp, TcpUpper, ConnectionHost {
       while (queue.length > 0) {
         const conn = queue.shift()!;
         if (conn.state === 0 && conn.readable === 0) continue; // reset before the application saw it
+        if (!listener.open) {
+          conn.failWith(new ConnectionClosedError("listener closed"), now, true);
+          continue;
+        }
         const flow = new TcpFlow(conn, this);
         try {
           listener.onFlow(flow);
