@@ -6,8 +6,16 @@
 import { VirtualTime } from "@atoll/clock";
 import { parseIpv4, silentLogger } from "@atoll/core";
 import { type Random, SeededRandom } from "@atoll/entropy";
-import { createTcp, type TcpConfig, type TcpInstance } from "../src/tcp/index.js";
+import {
+  createTcp,
+  type TcpConfig,
+  type TcpConnectOptions,
+  type TcpFlow,
+  type TcpInstance,
+  type TcpListenOptions,
+} from "../src/tcp/index.js";
 import type { TcpLower, TcpUpper } from "../src/tcp/lower.js";
+import { emitSegment, parseSegment, type TcpSegmentRepr } from "../src/tcp/wire.js";
 
 export interface Impairments {
   /** Probability a segment is dropped. */
@@ -33,10 +41,15 @@ export interface Impairments {
 
 interface Packet {
   at: number;
-  seq: number;
   src: number;
   dst: number;
-  bytes: Uint8Array;
+  /** The segment is buffer[offset, offset+length); the buffer goes back to `owner` after delivery. */
+  buffer: Uint8Array;
+  offset: number;
+  length: number;
+  owner: MemoryLower | undefined;
+  /** Bottleneck direction it was queued in, or -1. */
+  dir: number;
 }
 
 export interface LinkStats {
@@ -64,7 +77,7 @@ export class MemoryLink {
   };
   readonly #endpoints = new Map<number, TcpUpper>();
   readonly #queue: Packet[] = [];
-  #seq = 0;
+  #head = 0;
   #timer: { cancel(): void } | undefined;
   #armedAt = Number.POSITIVE_INFINITY;
   /** Per direction (src→dst) time the bottleneck is busy until. */
@@ -91,20 +104,38 @@ export class MemoryLink {
 
   /** Segments in flight. */
   get inFlight(): number {
-    return this.#queue.length;
+    return this.#queue.length - this.#head;
   }
 
-  transmit(src: number, dst: number, segment: Uint8Array): void {
+  /** Sends a copy of `segment` (for tests that inject hand-made segments). */
+  inject(src: number, dst: number, segment: Uint8Array): void {
+    this.transmit(src, dst, segment.slice(), 0, segment.length, undefined);
+  }
+
+  /** Takes ownership of `buffer` until delivery, then gives it back to `owner`. */
+  transmit(
+    src: number,
+    dst: number,
+    buffer: Uint8Array,
+    offset: number,
+    length: number,
+    owner: MemoryLower | undefined,
+  ): void {
     const imp = this.impairments;
     const r = this.random;
     this.stats.sent++;
-    this.tap?.(src, dst, segment);
-    if (imp.down || (this.filter?.(src, dst, segment) ?? false)) {
-      this.stats.lost++;
-      return;
+    if (this.tap !== undefined || this.filter !== undefined) {
+      const segment = buffer.subarray(offset, offset + length);
+      this.tap?.(src, dst, segment);
+      if (this.filter?.(src, dst, segment)) {
+        this.stats.lost++;
+        owner?.recycle(buffer);
+        return;
+      }
     }
-    if (imp.loss && r.float() < imp.loss) {
+    if (imp.down || (imp.loss && r.float() < imp.loss)) {
       this.stats.lost++;
+      owner?.recycle(buffer);
       return;
     }
     const now = this.world.now();
@@ -114,10 +145,11 @@ export class MemoryLink {
       const queued = this.#inQueue.get(dir) ?? 0;
       if (imp.queueLimit !== undefined && queued >= imp.queueLimit) {
         this.stats.queueDrops++;
+        owner?.recycle(buffer);
         return;
       }
       const start = Math.max(now, this.#busyUntil.get(dir) ?? 0);
-      const done = start + ((segment.length + 40) * 1e9) / imp.rateBytesPerSecond;
+      const done = start + ((length + 40) * 1e9) / imp.rateBytesPerSecond;
       this.#busyUntil.set(dir, done);
       this.#inQueue.set(dir, queued + 1);
       at = done;
@@ -128,36 +160,45 @@ export class MemoryLink {
       at += imp.reorderDelayNs ?? 5_000_000;
       this.stats.reordered++;
     }
-    const bytes = segment.slice();
-    if (imp.corrupt && r.float() < imp.corrupt) {
-      const bit = r.int(bytes.length * 8);
-      bytes[bit >> 3]! ^= 1 << (bit & 7);
-      this.stats.corrupted++;
-    }
-    this.#enqueue(at, src, dst, bytes, dir);
     if (imp.duplicate && r.float() < imp.duplicate) {
       this.stats.duplicated++;
-      this.#enqueue(at + 1000, src, dst, bytes.slice(), -1);
+      const copy = buffer.slice(offset, offset + length);
+      this.#enqueue({
+        at: at + 1000,
+        src,
+        dst,
+        buffer: copy,
+        offset: 0,
+        length,
+        owner: undefined,
+        dir: -1,
+      });
     }
+    if (imp.corrupt && r.float() < imp.corrupt) {
+      const bit = r.int(length * 8);
+      buffer[offset + (bit >> 3)]! ^= 1 << (bit & 7);
+      this.stats.corrupted++;
+    }
+    this.#enqueue({ at, src, dst, buffer, offset, length, owner, dir });
   }
 
-  #enqueue(at: number, src: number, dst: number, bytes: Uint8Array, dir: number): void {
+  #enqueue(p: Packet): void {
     const slot = this.impairments.slotNs;
+    let at = p.at;
     if (slot) at = Math.ceil(at / slot) * slot;
-    at = Math.round(at);
-    const p: Packet = { at, seq: this.#seq++, src, dst, bytes };
+    p.at = at = Math.round(at);
     // Keep the queue sorted by time (then by send order); appends are the common case.
     const q = this.#queue;
     let i = q.length;
-    while (i > 0 && q[i - 1]!.at > at) i--;
-    q.splice(i, 0, p);
-    (p as Packet & { dir: number }).dir = dir;
+    while (i > this.#head && q[i - 1]!.at > at) i--;
+    if (i === q.length) q.push(p);
+    else q.splice(i, 0, p);
     if (at < this.#armedAt) this.#arm();
   }
 
   #arm(): void {
     this.#timer?.cancel();
-    const head = this.#queue[0];
+    const head = this.#queue[this.#head];
     if (head === undefined) {
       this.#armedAt = Number.POSITIVE_INFINITY;
       this.#timer = undefined;
@@ -174,18 +215,23 @@ export class MemoryLink {
   #deliverDue(): void {
     const now = this.world.now();
     const q = this.#queue;
-    let n = 0;
-    while (n < q.length && q[n]!.at <= now) n++;
-    const due = q.splice(0, n);
-    for (const p of due) {
-      const dir = (p as Packet & { dir: number }).dir;
-      if (dir >= 0 && this.impairments.rateBytesPerSecond)
-        this.#inQueue.set(dir, (this.#inQueue.get(dir) ?? 1) - 1);
+    // Deliver what is due; segments sent meanwhile for `now` are delivered in this pass too.
+    while (this.#head < q.length && q[this.#head]!.at <= now) {
+      const p = q[this.#head]!;
+      q[this.#head++] = undefined as unknown as Packet;
+      if (p.dir >= 0 && this.impairments.rateBytesPerSecond)
+        this.#inQueue.set(p.dir, (this.#inQueue.get(p.dir) ?? 1) - 1);
       const upper = this.#endpoints.get(p.dst);
-      if (upper === undefined) continue;
-      this.stats.delivered++;
-      this.stats.bytes += p.bytes.length;
-      upper.receive(p.src, p.dst, p.bytes);
+      if (upper !== undefined) {
+        this.stats.delivered++;
+        this.stats.bytes += p.length;
+        upper.receive(p.src, p.dst, p.buffer.subarray(p.offset, p.offset + p.length));
+      }
+      p.owner?.recycle(p.buffer);
+    }
+    if (this.#head > 1024 && this.#head * 2 > q.length) {
+      q.splice(0, this.#head);
+      this.#head = 0;
     }
     this.#arm();
   }
@@ -194,8 +240,13 @@ export class MemoryLink {
 /** A TcpLower for one address on a MemoryLink. */
 export class MemoryLower implements TcpLower {
   readonly headroom = 34;
-  readonly #pool: Uint8Array[] = [];
-  readonly #slot = { buffer: new Uint8Array(0), offset: 34 };
+  /** Free segment buffers: slots carved from a few large ArrayBuffers (slabs). */
+  readonly #free: Uint8Array[] = [];
+  readonly #slot: { buffer: Uint8Array; offset: number } = {
+    buffer: new Uint8Array(0),
+    offset: 34,
+  };
+  #slotSize = 0;
   /** Addresses with no route (sourceFor returns undefined). */
   readonly unreachable = new Set<number>();
 
@@ -215,17 +266,30 @@ export class MemoryLower implements TcpLower {
 
   allocate(length: number): { buffer: Uint8Array; offset: number } {
     const need = this.headroom + length;
-    let buffer = this.#pool.pop();
-    if (buffer === undefined || buffer.length < need) buffer = new Uint8Array(Math.max(need, 2048));
+    let buffer = this.#free.pop();
+    if (buffer === undefined || buffer.length < need) {
+      if (need > this.#slotSize) {
+        this.#slotSize = Math.max(2048, 1 << Math.ceil(Math.log2(need)));
+        this.#free.length = 0;
+      }
+      const per = Math.max(1, Math.floor((1 << 20) / this.#slotSize));
+      const slab = new ArrayBuffer(per * this.#slotSize);
+      for (let k = 1; k < per; k++)
+        this.#free.push(new Uint8Array(slab, k * this.#slotSize, this.#slotSize));
+      buffer = new Uint8Array(slab, 0, this.#slotSize);
+    }
     this.#slot.buffer = buffer;
     this.#slot.offset = this.headroom;
     return this.#slot;
   }
 
   send(src: number, dst: number, buffer: Uint8Array, offset: number, length: number): boolean {
-    this.link.transmit(src, dst, buffer.subarray(offset, offset + length));
-    if (this.#pool.length < 64) this.#pool.push(buffer);
+    this.link.transmit(src, dst, buffer, offset, length, this);
     return true;
+  }
+
+  recycle(buffer: Uint8Array): void {
+    if (buffer.length >= this.#slotSize) this.#free.push(buffer);
   }
 }
 
@@ -289,4 +353,116 @@ export async function withSeed<T>(seed: number | string, fn: () => Promise<T>): 
     console.error(`failing seed: ${seed}`);
     throw error;
   }
+}
+
+// ---- helpers for protocol tests -------------------------------------------------------------
+
+export interface Captured {
+  at: number;
+  src: number;
+  dst: number;
+  seg: TcpSegmentRepr;
+}
+
+/** Records every segment sent on the link, parsed. */
+export function capture(link: MemoryLink): Captured[] {
+  const out: Captured[] = [];
+  const previous = link.tap;
+  link.tap = (src, dst, segment) => {
+    previous?.(src, dst, segment);
+    const seg = parseSegment(segment);
+    if (seg !== undefined) out.push({ at: link.world.now(), src, dst, seg });
+  };
+  return out;
+}
+
+/** Connects A → B:port and returns both ends. */
+export async function establish(
+  pair: Pair,
+  port = 80,
+  options: TcpListenOptions = {},
+  connectOptions: TcpConnectOptions = {},
+): Promise<{ client: TcpFlow; server: TcpFlow }> {
+  let server: TcpFlow | undefined;
+  pair.b.tcp.listen(
+    port,
+    (flow) => {
+      server = flow as TcpFlow;
+    },
+    options,
+  );
+  const client = (await pair.world.run(
+    pair.a.tcp.connect("10.0.0.2", port, connectOptions),
+  )) as TcpFlow;
+  await pair.world.run(Promise.resolve());
+  for (let i = 0; i < 100 && server === undefined; i++) await pair.world.advance(1_000_000);
+  if (server === undefined) throw new Error("server side never appeared");
+  return { client, server };
+}
+
+/** Injects a hand-made segment into `to` as if sent by `from`. */
+export function inject(pair: Pair, from: number, to: number, repr: Partial<TcpSegmentRepr>): void {
+  const full: TcpSegmentRepr = {
+    srcPort: 1,
+    dstPort: 1,
+    seq: 0,
+    ack: 0,
+    flags: 0,
+    window: 65535,
+    urgent: 0,
+    payload: new Uint8Array(0),
+    ...repr,
+  };
+  const bytes = emitSegment(full, from, to);
+  (to === B ? pair.b : pair.a).upper.receive(from, to, bytes);
+}
+
+export const text = (s: string) => new TextEncoder().encode(s);
+export const untext = (b: Uint8Array | null) => (b === null ? null : new TextDecoder().decode(b));
+
+/** Reads until end of stream and returns everything. */
+export async function readAll(flow: TcpFlow): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  let n = 0;
+  for (;;) {
+    const c = await flow.read();
+    if (c === null) break;
+    chunks.push(c);
+    n += c.length;
+  }
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const c of chunks) {
+    out.set(c, o);
+    o += c.length;
+  }
+  return out;
+}
+
+/** Byte equality without vitest's slow deep comparison of large arrays. */
+export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * Advances virtual time in small steps until `promise` settles: for code that
+ * also waits on the host's event loop (node:http, node:tls), where an instant
+ * with no pending virtual timer is not a deadlock.
+ */
+export async function drive<T>(
+  world: VirtualTime,
+  promise: Promise<T>,
+  stepNs = 1e6,
+  maxSteps = 200_000,
+): Promise<T> {
+  let settled = false;
+  const observed = promise.finally(() => {
+    settled = true;
+  });
+  observed.catch(() => {});
+  for (let i = 0; i < maxSteps && !settled; i++) await world.advance(stepNs);
+  if (!settled) throw new Error(`drive: not settled after ${maxSteps} steps`);
+  return observed;
 }

@@ -56,8 +56,8 @@ export interface TcpConfig {
   readonly ephemeralPortMax?: number;
   /** Timer resolution: wake-ups are rounded up to this (default 1 ms). */
   readonly timerGranularityNs?: number;
-  /** Free buffers kept for reuse across connections (default 64). */
-  readonly bufferPoolSize?: number;
+  /** Bytes of free buffer storage kept for reuse across connections (default 4 MiB). */
+  readonly bufferPoolBytes?: number;
 }
 
 export type ResolvedTcpConfig = { -readonly [K in keyof TcpConfig]-?: NonNullable<TcpConfig[K]> };
@@ -96,7 +96,7 @@ export function resolveConfig(c: TcpConfig = {}): ResolvedTcpConfig {
     ephemeralPortMin: c.ephemeralPortMin ?? 49152,
     ephemeralPortMax: c.ephemeralPortMax ?? 65535,
     timerGranularityNs: c.timerGranularityNs ?? 1 * MS,
-    bufferPoolSize: c.bufferPoolSize ?? 64,
+    bufferPoolBytes: c.bufferPoolBytes ?? 4 * 1024 * 1024,
   };
   const positive = (name: keyof ResolvedTcpConfig, min = 1) => {
     const v = r[name] as number;

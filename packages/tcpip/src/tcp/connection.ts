@@ -11,6 +11,7 @@ import {
   ConnectionRefusedError,
   ConnectionResetError,
   ConnectionTimeoutError,
+  NetworkUnreachableError,
 } from "../errors.js";
 import type { ResolvedTcpConfig } from "./config.js";
 import type { CongestionControl } from "./congestion.js";
@@ -519,6 +520,13 @@ export class Connection {
 
   #timeoutError(what: string): AtollError {
     this.host.stats.timeouts++;
+    if (this.state === SYN_SENT && this.softError === "unreachable") {
+      // The handshake never got through and ICMP said why (as Linux reports EHOSTUNREACH).
+      return new NetworkUnreachableError(
+        formatIpv4(this.remoteAddr),
+        "ICMP destination unreachable",
+      );
+    }
     if (this.softError !== undefined) {
       const detail =
         this.softError === "port-unreachable" ? "port unreachable" : "host or network unreachable";
@@ -535,7 +543,8 @@ export class Connection {
       this.retries++;
       const limit = st === SYN_SENT ? c.maxSynRetransmissions : c.maxSynAckRetransmissions;
       if (this.retries > limit) {
-        if (st === SYN_SENT) this.#fail(this.#timeoutError("connect"), now, false);
+        if (st === SYN_SENT || this.listener === undefined)
+          this.#fail(this.#timeoutError("connect"), now, false);
         else this.#destroy(undefined); // a half-open connection just goes away
         return;
       }
@@ -687,13 +696,17 @@ export class Connection {
 
     // 1. Sequence number acceptability (RFC 9293 §3.10.7.4).
     const segLen = seg.dataLength + (f & SYN ? 1 : 0) + (f & FIN ? 1 : 0);
-    if (!this.#acceptable(seg.seq, segLen)) {
-      if (this.state === SYN_RECEIVED && f & SYN && seg.seq === this.irs) {
-        // The peer retransmitted its SYN: our SYN-ACK was lost.
-        stats.retransmittedSegments++;
-        this.#emit(this.iss, 0, SYN | ACK, now);
-        return false;
+    if (this.state === SYN_RECEIVED && f & SYN && seg.seq === this.irs) {
+      if (f & ACK && seg.ack === this.sndNxt && !(f & RST)) {
+        // Simultaneous open: the peer's SYN-ACK acknowledges our SYN (as Linux accepts it).
+        return this.#simultaneousSynAck(seg, opts, now);
       }
+      // The peer retransmitted its SYN: our SYN-ACK was lost.
+      stats.retransmittedSegments++;
+      this.#emit(this.iss, 0, SYN | ACK, now);
+      return false;
+    }
+    if (!this.#acceptable(seg.seq, segLen)) {
       if (this.state === TIME_WAIT && f & FIN) {
         // The peer's FIN again (our last ACK was lost): ACK it and restart 2·MSL.
         this.stateAt = now + this.host.config.timeWaitNs;
@@ -761,6 +774,22 @@ export class Connection {
 
     // 7. Segment text, and 8. FIN.
     this.#inputData(seg, now);
+    this.#afterInput(now);
+    return false;
+  }
+
+  #simultaneousSynAck(seg: SegmentIn, opts: TcpOptions, now: number): boolean {
+    this.sndWnd = seg.window; // a SYN's window is never scaled
+    this.maxSndWnd = Math.max(this.maxSndWnd, this.sndWnd);
+    this.sndWl1 = seg.seq;
+    this.sndWl2 = seg.ack;
+    if (this.tsOk && opts.timestamp) {
+      this.tsRecent = opts.tsVal;
+      this.tsRecentAt = now;
+    }
+    this.#establish(now);
+    this.#inputAck(seg, opts, now);
+    this.ackNow = true;
     this.#afterInput(now);
     return false;
   }
@@ -960,6 +989,7 @@ export class Connection {
   #ackNewData(ack: number, opts: TcpOptions, now: number): void {
     const stats = this.host.stats;
     const acked = seqDiff(ack, this.sndUna);
+    const flightBefore = seqDiff(this.sndNxt, this.sndUna);
     const seqEnd = this.#seqEnd();
     const newBase = seqMin(ack, seqEnd);
     const dataAcked = seqDiff(newBase, this.sndBase);
@@ -985,7 +1015,9 @@ export class Connection {
     switch (this.recovery) {
       case RECOVERY_NONE:
         this.dupAcks = 0;
-        if (dataAcked > 0) this.cc.onAck(this, dataAcked, now);
+        // Grow only a window that is in use (RFC 7661): an application- or
+        // receiver-limited sender keeps its cwnd.
+        if (dataAcked > 0 && this.#cwndLimited(flightBefore)) this.cc.onAck(this, dataAcked, now);
         break;
       case RECOVERY_SACK:
         if (seqGe(ack, this.recoverSeq)) {
@@ -1008,7 +1040,7 @@ export class Connection {
         }
         break;
       case RECOVERY_LOSS:
-        if (dataAcked > 0) this.cc.onAck(this, dataAcked, now);
+        if (dataAcked > 0 && this.#cwndLimited(flightBefore)) this.cc.onAck(this, dataAcked, now);
         if (seqGe(ack, this.recoverSeq)) {
           this.recovery = RECOVERY_NONE;
           this.dupAcks = 0;
@@ -1022,6 +1054,12 @@ export class Connection {
     if (this.finSent && ack === this.sndNxt) this.#ourFinAcked(now);
     if (this.state === CLOSED) return;
     this.flow?.pumpWrites();
+  }
+
+  /** Was the window in use when this ACK's data was sent? (Slow start: half of it, as Linux.) */
+  #cwndLimited(flight: number): boolean {
+    if (this.cwnd < this.ssthresh) return 2 * flight >= this.cwnd;
+    return flight + this.smss >= this.cwnd;
   }
 
   #ourFinAcked(now: number): void {
@@ -1370,6 +1408,7 @@ export class Connection {
   /** Resets the connection at once. */
   abort(now: number, error: AtollError = new ConnectionClosedError("connection aborted")): void {
     if (this.state === CLOSED) return;
+    this.appClosed = true; // nothing will be read any more
     this.#abortWithReset(now, error);
   }
 
@@ -1434,6 +1473,11 @@ export class Connection {
     failed?.(error);
   }
 
+  /** Ends a connection quietly (a TIME-WAIT incarnation replaced by a new SYN). */
+  expire(): void {
+    this.#destroy(undefined);
+  }
+
   /** Fails a connection from outside (ICMP hard error, engine close). */
   failWith(error: AtollError, now: number, reset: boolean): void {
     if (this.state === CLOSED) return;
@@ -1447,12 +1491,9 @@ export class Connection {
     this.rtoAt = this.persistAt = this.delackAt = this.keepaliveAt = this.stateAt = NEVER;
     this.sendRing.reset();
     this.scoreboard = undefined;
-    if (error !== undefined || this.appClosed) {
-      this.recvRing.reset();
-      this.ooo = undefined;
-    } else if (this.recvRing.length === 0) {
-      this.recvRing.reset();
-    }
+    // Received data stays readable after a reset or timeout, unless the application let go.
+    this.ooo = undefined;
+    if (this.appClosed || this.recvRing.length === 0) this.recvRing.reset();
     this.host.forget(this);
     if (this.onFailed !== undefined && error !== undefined) {
       const failed = this.onFailed;
@@ -1531,7 +1572,7 @@ export class Connection {
     const seqEnd = this.#seqEnd();
     const unsent = this.finSent ? 0 : seqDiff(seqEnd, this.sndNxt);
     if (unsent > 0) {
-      let len = unsent < smss ? unsent : smss;
+      let len = Math.min(unsent, smss);
       const wndRoom = seqDiff(seqAdd(this.sndUna, this.sndWnd), this.sndNxt);
       if (wndRoom < len) {
         if (wndRoom <= 0) return false;

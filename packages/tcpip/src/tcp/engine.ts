@@ -145,7 +145,7 @@ export class TcpEngine implements Tcp, TcpUpper, ConnectionHost {
     this.#random = devices.random;
     this.log = devices.log ?? silentLogger;
     this.stats = new TcpStats(() => this.#countEstablished());
-    this.pool = new BufferPool(this.config.bufferPoolSize);
+    this.pool = new BufferPool(this.config.bufferPoolBytes);
     this.timers = new TimerQueue<Connection>(
       devices.time,
       () => this.#clock.now(),
@@ -257,10 +257,11 @@ export class TcpEngine implements Tcp, TcpUpper, ConnectionHost {
 
   // ---- connection table ------------------------------------------------------------------------
 
+  /** A 30-bit hash of the four-tuple (a small integer keeps Map lookups on the fast path). */
   static #key(localPort: number, remoteAddr: number, remotePort: number): number {
-    const hi = ((remotePort << 16) | localPort) >>> 0;
-    const lo = (remoteAddr ^ (remoteAddr >>> 11)) & 0x1fffff;
-    return hi * 0x200000 + lo;
+    let h = remoteAddr ^ Math.imul(remotePort, 0x9e3779b1) ^ Math.imul(localPort, 0x85ebca6b);
+    h = Math.imul(h ^ (h >>> 15), 0x2c1b3c6d);
+    return (h ^ (h >>> 13)) & 0x3fffffff;
   }
 
   #lookup(localAddr: number, localPort: number, remoteAddr: number, remotePort: number) {
@@ -410,10 +411,10 @@ export class TcpEngine implements Tcp, TcpUpper, ConnectionHost {
     if (conn !== undefined) {
       if (!conn.input(seg, opts, now)) return;
       // A SYN reusing a TIME-WAIT four-tuple (RFC 6191): the old incarnation goes.
-      conn.failWith(new ConnectionClosedError(), now, false);
+      conn.expire();
     }
     const listener = this.#listeners.get(dport);
-    if (listener !== undefined && listener.open) {
+    if (listener?.open) {
       this.#listenInput(listener, seg, opts, now);
       return;
     }
@@ -688,6 +689,10 @@ export class TcpEngine implements Tcp, TcpUpper, ConnectionHost {
       while (queue.length > 0) {
         const conn = queue.shift()!;
         if (conn.state === 0 && conn.readable === 0) continue; // reset before the application saw it
+        if (!listener.open) {
+          conn.failWith(new ConnectionClosedError("listener closed"), now, true);
+          continue;
+        }
         const flow = new TcpFlow(conn, this);
         try {
           listener.onFlow(flow);

@@ -162,7 +162,10 @@ export class TcpFlow implements Flow, ConnectionListener {
     if (this.#shutdown === undefined) {
       this.#shutdown = waiter();
       this.#shutdown.promise.catch(() => {});
-      this.#host.queueFlush(this.#conn);
+      const conn = this.#conn;
+      if (this.#writesDrained() && !conn.finQueued && conn.state !== CLOSED)
+        conn.shutdown(this.#host.now());
+      this.#host.queueFlush(conn);
     }
     return this.#shutdown.promise;
   }
@@ -172,7 +175,10 @@ export class TcpFlow implements Flow, ConnectionListener {
       this.#close = waiter();
       const reads = this.#reads;
       if (reads !== undefined) for (const r of reads.splice(0)) r.resolve(null);
-      this.#host.queueFlush(this.#conn);
+      const conn = this.#conn;
+      if (this.#writesDrained() && !conn.appClosed && conn.state !== CLOSED)
+        conn.close(this.#host.now());
+      this.#host.queueFlush(conn);
     }
     return this.#close.promise;
   }
