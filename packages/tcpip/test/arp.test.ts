@@ -16,7 +16,7 @@ const arpFrom = (w: World, index: number) =>
 
 describe("ARP", () => {
   it("announces the address twice at start, two seconds apart (gratuitous ARP)", async () => {
-    w = world();
+    w = world(1, { hub: true });
     w.hub.recording = true;
     w.add("10.0.0.1/24");
     await w.time.advance(0);
@@ -33,7 +33,7 @@ describe("ARP", () => {
   });
 
   it("resolves a neighbour, then sends without asking again", async () => {
-    w = world();
+    w = world(1, { hub: true });
     const a = w.add("10.0.0.1/24", { announce: false });
     const b = w.add("10.0.0.2/24", { announce: false });
     const got: number[] = [];
@@ -54,7 +54,7 @@ describe("ARP", () => {
   });
 
   it("retries with exponential backoff, then gives up and fails the send", async () => {
-    w = world();
+    w = world(1, { hub: true });
     const a = w.add("10.0.0.1/24", { announce: false });
     w.hub.recording = true;
     const stamps: number[] = [];
@@ -72,7 +72,7 @@ describe("ARP", () => {
   });
 
   it("expires entries, and refreshes those in use with a unicast request", async () => {
-    w = world();
+    w = world(1, { hub: true });
     const a = w.add("10.0.0.1/24", { announce: false, arp: { entryLifetimeNs: 60e9 } });
     const b = w.add("10.0.0.2/24", { announce: false });
     b.udp.listen(9, () => {});
@@ -95,7 +95,7 @@ describe("ARP", () => {
   });
 
   it("bounds the cache, evicting the oldest entries and failing their queued sends", async () => {
-    w = world();
+    w = world(1, { hub: true });
     const a = w.add("10.0.0.1/24", { announce: false, arp: { maxEntries: 8 } });
     const results = Array.from({ length: 20 }, (_, i) =>
       a.udp.send(`10.0.0.${100 + i}`, 9, data).then(
@@ -112,7 +112,7 @@ describe("ARP", () => {
   });
 
   it("bounds the frames queued per unresolved address", async () => {
-    w = world();
+    w = world(1, { hub: true });
     const a = w.add("10.0.0.1/24", { announce: false, arp: { maxPendingPerAddress: 4 } });
     const b = w.add("10.0.0.2/24", { announce: false });
     let got = 0;
@@ -130,7 +130,7 @@ describe("ARP", () => {
   });
 
   it("answers requests for its own address and learns the asker", async () => {
-    w = world();
+    w = world(1, { hub: true });
     const a = w.add("10.0.0.1/24", { announce: false });
     const port = w.ports[0]!;
     const other = new Uint8Array([2, 9, 9, 9, 9, 9]);
@@ -148,7 +148,7 @@ describe("ARP", () => {
   });
 
   it("does not learn from requests for other addresses, but updates what it knows", async () => {
-    w = world();
+    w = world(1, { hub: true });
     const a = w.add("10.0.0.1/24", { announce: false });
     const port = w.ports[0]!;
     const x = new Uint8Array([2, 9, 9, 9, 9, 1]);
@@ -166,7 +166,7 @@ describe("ARP", () => {
   });
 
   it("counts conflicts and bogus packets, and learns nothing from them", async () => {
-    w = world();
+    w = world(1, { hub: true });
     const a = w.add("10.0.0.1/24", { announce: false });
     const port = w.ports[0]!;
     const x = new Uint8Array([2, 9, 9, 9, 9, 1]);

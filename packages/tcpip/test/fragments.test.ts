@@ -178,7 +178,7 @@ describe("fragments on the wire", () => {
   });
 
   it("delivers a datagram whose fragments arrive out of order and duplicated", async () => {
-    w = world();
+    w = world(1, { hub: true });
     const b = w.add("10.0.0.2/24");
     const port = w.ports[0]!;
     const peer = new Uint8Array([2, 7, 7, 7, 7, 7]);
@@ -211,7 +211,7 @@ describe("fragments on the wire", () => {
   });
 
   it("answers an incomplete datagram with ICMP time exceeded after 30 s", async () => {
-    w = world();
+    w = world(1, { hub: true });
     const b = w.add("10.0.0.2/24", { announce: false });
     const port = w.ports[0]!;
     const peer = new Uint8Array([2, 7, 7, 7, 7, 7]);

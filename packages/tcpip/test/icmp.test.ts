@@ -10,9 +10,10 @@ afterEach(async () => {
 
 describe("ICMP echo", () => {
   it("pings both ways and measures the round trip on the virtual clock", async () => {
-    w = world(7, { delayNs: 1e6 }); // 1 ms each way
-    const a = w.add("10.0.0.1/24", { announce: false });
-    const b = w.add("10.0.0.2/24", { announce: false });
+    w = world(7);
+    // 1 ms each way: each port delays what it sends.
+    const a = w.add("10.0.0.1/24", { announce: false, impair: { tx: { delayNs: 1e6 } } });
+    const b = w.add("10.0.0.2/24", { announce: false, impair: { tx: { delayNs: 1e6 } } });
     // The first ping pays for ARP: request, reply, echo, echo reply.
     const first = await w.run(a.icmp.ping("10.0.0.2"));
     expect(first).toEqual({ address: "10.0.0.2", rttNs: 4e6, ttl: 64, bytes: 64 });
@@ -76,7 +77,7 @@ describe("ICMP echo", () => {
   });
 
   it("ignores echo requests to a broadcast address, and replies that match no ping", async () => {
-    w = world();
+    w = world(1, { hub: true });
     const b = w.add("10.0.0.2/24");
     const port = w.ports[0]!;
     const peer = new Uint8Array([2, 7, 7, 7, 7, 7]);

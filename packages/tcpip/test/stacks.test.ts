@@ -109,7 +109,7 @@ describe("direct stacks together", () => {
     expect(sameBytes(back, data)).toBe(true);
     // Nothing was fragmented, and no frame larger than 1500 + 14 reached the small stack's port.
     expect(big.stats.ipv4.datagramsFragmented + small.stats.ipv4.datagramsFragmented).toBe(0);
-    expect(w.ports[1]!.stats.rxDropped).toBe(0);
+    expect(w.netifs[1]!.stats.rxDropped).toBe(0);
     await w.run(flow.close());
   });
 
@@ -153,7 +153,7 @@ describe("direct stacks together", () => {
   });
 
   it("survives a flood of 10,000 spoofed SYNs with bounded state, and still serves a real client", async () => {
-    w = world("flood");
+    w = world("flood", { hub: true });
     const server = w.add("10.0.0.2/24", { tcp: { synBacklog: 128 } });
     const client = w.add("10.0.0.1/24");
     server.tcp.listen(80, (flow) => void echo(flow));

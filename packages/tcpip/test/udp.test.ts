@@ -108,7 +108,7 @@ describe("UDP", () => {
   });
 
   it("answers a datagram to a closed port with ICMP port unreachable", async () => {
-    w = world();
+    w = world(1, { hub: true });
     const a = w.add("10.0.0.1/24");
     const b = w.add("10.0.0.2/24");
     w.hub.recording = true;
@@ -142,7 +142,7 @@ describe("UDP", () => {
   });
 
   it("drops a datagram with a bad checksum or length, and accepts one without a checksum", async () => {
-    w = world();
+    w = world(1, { hub: true });
     const b = w.add("10.0.0.2/24");
     const port = w.ports[0]!;
     const got: Uint8Array[] = [];
@@ -216,7 +216,7 @@ describe("UDP", () => {
   });
 
   it("routes off-subnet through the gateway, and fails without one", async () => {
-    w = world();
+    w = world(1, { hub: true });
     const a = w.add("10.0.0.1/24", { gateway: "10.0.0.254" });
     const b = w.add("10.0.0.2/24");
     w.add("10.0.0.254/24");

@@ -61,10 +61,15 @@ class ArpEntry {
   /** Undefined while resolving. */
   mac: Uint8Array | undefined = undefined;
   expiresAt = 0;
+  /** Close to expiry: the next use starts a refresh. */
+  stale = false;
   /** Requests sent in the current resolution or refresh. */
   requests = 0;
   refreshing = false;
+  /** Retries of a resolution or refresh. */
   timer: Timer | undefined = undefined;
+  /** Staleness, then expiry, of a resolved entry (so lookups never read the clock). */
+  lifeTimer: Timer | undefined = undefined;
   pending: PendingFrame[] | undefined = undefined;
   pendingBytes = 0;
   constructor(readonly ip: number) {}
@@ -118,16 +123,15 @@ export class ArpCache {
     return this.#pendingBytes;
   }
 
-  /** The MAC for `ip` when resolved and fresh. Starts a refresh when the entry is close to expiry. */
+  /**
+   * The MAC for `ip` when resolved. Starts a refresh when the entry is close
+   * to expiry. Expiry is driven by timers, so this reads no clock: it runs
+   * for every frame sent.
+   */
   lookup(ip: number): Uint8Array | undefined {
     const entry = this.#entries.get(ip);
-    if (entry?.mac === undefined) return undefined;
-    const now = this.#now();
-    if (now >= entry.expiresAt) {
-      this.#remove(entry);
-      return undefined;
-    }
-    if (!entry.refreshing && now >= entry.expiresAt - this.#refresh) this.#startRefresh(entry);
+    if (entry === undefined) return undefined;
+    if (entry.stale && !entry.refreshing) this.#startRefresh(entry);
     return entry.mac;
   }
 
@@ -138,7 +142,7 @@ export class ArpCache {
   enqueue(ip: number, frame: PendingFrame): boolean {
     let entry = this.#entries.get(ip);
     if (entry !== undefined && entry.mac !== undefined) {
-      // Expired (lookup would have answered otherwise): resolve afresh.
+      // Resolved meanwhile (the caller looked up before): resolve afresh all the same.
       this.#remove(entry);
       entry = undefined;
     }
@@ -198,10 +202,19 @@ export class ArpCache {
   #resolved(entry: ArpEntry, mac: Uint8Array): void {
     if (entry.mac === undefined || !sameMac(entry.mac, mac)) entry.mac = mac.slice(0, 6);
     entry.expiresAt = this.#now() + this.#lifetime;
+    entry.stale = false;
     entry.refreshing = false;
     entry.requests = 0;
     entry.timer?.cancel();
     entry.timer = undefined;
+    entry.lifeTimer?.cancel();
+    entry.lifeTimer = this.#time.setTimer(this.#lifetime - this.#refresh, () => {
+      entry.stale = true;
+      entry.lifeTimer = this.#time.setTimer(this.#refresh, () => {
+        entry.lifeTimer = undefined;
+        if (this.#entries.get(entry.ip) === entry) this.#remove(entry);
+      });
+    });
     // Keep the Map in order of last confirmation, so eviction takes the stalest.
     this.#entries.delete(entry.ip);
     this.#entries.set(entry.ip, entry);
@@ -226,6 +239,8 @@ export class ArpCache {
   #remove(entry: ArpEntry): void {
     entry.timer?.cancel();
     entry.timer = undefined;
+    entry.lifeTimer?.cancel();
+    entry.lifeTimer = undefined;
     this.#entries.delete(entry.ip);
     const pending = entry.pending;
     if (pending !== undefined) {
@@ -250,7 +265,7 @@ export class ArpCache {
     if (this.#entries.get(entry.ip) !== entry) return;
     if (entry.refreshing) {
       // A refresh gives up quietly: the entry expires when its time comes.
-      if (entry.requests < 2 && this.#now() < entry.expiresAt) this.#sendRequest(entry);
+      if (entry.requests < 2) this.#sendRequest(entry);
       return;
     }
     if (entry.requests < this.#maxRequests) {
