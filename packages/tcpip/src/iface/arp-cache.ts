@@ -88,6 +88,11 @@ export class ArpCache {
   readonly #maxPendingBytes: number;
   readonly #refresh: number;
   #pendingBytes = 0;
+  /**
+   * Changes whenever an answer could change: an entry resolved, re-resolved,
+   * gone stale or removed. Callers may cache a lookup while it stays the same.
+   */
+  generation = 0;
   readonly counters: ArpCounters = {
     requestsSent: 0,
     repliesSent: 0,
@@ -133,6 +138,11 @@ export class ArpCache {
     if (entry === undefined) return undefined;
     if (entry.stale && !entry.refreshing) this.#startRefresh(entry);
     return entry.mac;
+  }
+
+  /** True when `ip` is resolved but close to expiry (its next use refreshes it). */
+  isStale(ip: number): boolean {
+    return this.#entries.get(ip)?.stale === true;
   }
 
   /**
@@ -200,6 +210,7 @@ export class ArpCache {
   }
 
   #resolved(entry: ArpEntry, mac: Uint8Array): void {
+    this.generation++;
     if (entry.mac === undefined || !sameMac(entry.mac, mac)) entry.mac = mac.slice(0, 6);
     entry.expiresAt = this.#now() + this.#lifetime;
     entry.stale = false;
@@ -210,6 +221,7 @@ export class ArpCache {
     entry.lifeTimer?.cancel();
     entry.lifeTimer = this.#time.setTimer(this.#lifetime - this.#refresh, () => {
       entry.stale = true;
+      this.generation++;
       entry.lifeTimer = this.#time.setTimer(this.#refresh, () => {
         entry.lifeTimer = undefined;
         if (this.#entries.get(entry.ip) === entry) this.#remove(entry);
@@ -237,6 +249,7 @@ export class ArpCache {
   }
 
   #remove(entry: ArpEntry): void {
+    this.generation++;
     entry.timer?.cancel();
     entry.timer = undefined;
     entry.lifeTimer?.cancel();

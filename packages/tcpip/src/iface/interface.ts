@@ -213,6 +213,12 @@ export class EthernetInterface implements TcpLower {
   readonly #announce: boolean;
   #announceTimer: { cancel(): void } | undefined = undefined;
   #closed = false;
+  // The last TCP destination's Ethernet header, valid while the ARP cache's
+  // generation and the configuration are unchanged: a bulk transfer then skips
+  // routing and the ARP lookup for every segment.
+  #fastDestination = -1;
+  #fastGeneration = -1;
+  readonly #fastHeader = new Uint8Array(ETHERNET_HEADER_LENGTH);
 
   constructor(devices: InterfaceDevices, options: InterfaceOptions = {}) {
     this.netif = devices.netif;
@@ -267,6 +273,7 @@ export class EthernetInterface implements TcpLower {
     this.#prefixLength = address === undefined ? 0 : prefixLength;
     this.#mask = prefixMask(this.#prefixLength);
     this.#gateway = gateway;
+    this.#fastDestination = -1;
     this.#broadcast =
       address === undefined || this.#prefixLength >= 31 ? -1 : (address | ~this.#mask) >>> 0;
     this.#announceTimer?.cancel();
@@ -360,6 +367,37 @@ export class EthernetInterface implements TcpLower {
     length: number,
   ): boolean {
     const pooled = buffer.length === this.#pool.bufferSize;
+    if (
+      destination === this.#fastDestination &&
+      this.#fastGeneration === this.arp.generation &&
+      length + IPV4_HEADER_LENGTH <= this.mtu &&
+      offset >= HEADROOM
+    ) {
+      const ip = offset - IPV4_HEADER_LENGTH;
+      const id = this.#identification;
+      this.#identification = (id + 1) & 0xffff;
+      this.counters.ipv4.txPackets++;
+      emitIpv4Header(
+        buffer,
+        ip,
+        source,
+        destination,
+        IpProtocol.TCP,
+        length,
+        id,
+        this.ttl,
+        true,
+        false,
+        0,
+      );
+      const start = ip - ETHERNET_HEADER_LENGTH;
+      const header = this.#fastHeader;
+      for (let i = 0; i < ETHERNET_HEADER_LENGTH; i++) buffer[start + i] = header[i]!;
+      const ok = this.#write(buffer.subarray(start, offset + length));
+      if (pooled) this.#pool.give(buffer);
+      if (!ok) this.counters.ipv4.txDropped++;
+      return ok;
+    }
     const result = this.sendIp(
       destination,
       IpProtocol.TCP,
@@ -372,7 +410,28 @@ export class EthernetInterface implements TcpLower {
       pooled,
       source,
     );
+    this.#remember(destination);
     return result === SendResult.SENT || result === SendResult.QUEUED;
+  }
+
+  /** Caches the Ethernet header towards a unicast destination whose next hop is resolved. */
+  #remember(destination: number): void {
+    const hop = this.#nextHop(destination);
+    if (
+      hop < 0 ||
+      this.#closed ||
+      destination === IPV4_BROADCAST ||
+      destination === this.#broadcast ||
+      isMulticastIpv4(destination)
+    )
+      return;
+    const generation = this.arp.generation;
+    const mac = this.arp.lookup(hop);
+    // A lookup that starts a refresh changes nothing cached; a stale entry is not cached.
+    if (mac === undefined || this.arp.generation !== generation || this.arp.isStale(hop)) return;
+    emitEthernetHeader(this.#fastHeader, 0, mac, this.mac, EtherType.IPV4);
+    this.#fastDestination = destination;
+    this.#fastGeneration = generation;
   }
 
   // ---- sending -----------------------------------------------------------------------------------
