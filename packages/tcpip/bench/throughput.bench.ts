@@ -43,7 +43,7 @@ async function main() {
     const result = await compare(
       () => directThroughput(mtu),
       () => kernelThroughput(),
-      { rounds: mtu === 1500 ? 2 : 1 },
+      { rounds: 3 },
     );
     report({
       suite: "tcpip",
