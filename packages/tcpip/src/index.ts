@@ -22,4 +22,12 @@ export {
   type TcpTransport,
   type TcpTransportDevices,
 } from "./stack.js";
+export {
+  type CongestionControlName,
+  createTcp,
+  type TcpConfig,
+  type TcpInstance,
+  type TcpStats,
+} from "./tcp/index.js";
+export type { TcpLower, TcpUpper } from "./tcp/lower.js";
 export { finishChecksum, internetChecksum, pseudoHeaderSum, sumWords } from "./wire/checksum.js";

@@ -63,13 +63,10 @@ export interface DirectStackOptions extends InterfaceOptions {
   readonly arp?: ArpOptions;
   readonly reassembly?: ReassemblyOptions;
   readonly icmp?: IcmpOptions;
-  /** Options passed to TCP. */
-  readonly tcp?: Readonly<Record<string, unknown>>;
-  /** The TCP implementation (default Atoll's, from src/tcp). */
-  readonly transport?: (
-    devices: TcpTransportDevices,
-    options: Readonly<Record<string, unknown>>,
-  ) => TcpTransport;
+  /** TCP's tunables: buffer sizes, congestion control, TIME-WAIT, SYN backlog, ... (TCP.md). */
+  readonly tcp?: TcpConfig;
+  /** The TCP implementation (default Atoll's, src/tcp). */
+  readonly transport?: (devices: TcpTransportDevices, options: TcpConfig) => TcpTransport;
 }
 
 export interface DirectStackDevices {
