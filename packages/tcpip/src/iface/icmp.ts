@@ -40,7 +40,7 @@ import {
   isReservedIpv4,
 } from "../wire/ipv4.js";
 import type { EthernetInterface } from "./interface.js";
-import { HEADROOM, SendResult } from "./interface.js";
+import { HEADROOM, SendResult } from "./send.js";
 
 export interface IcmpOptions {
   /** ICMP errors sent per second, sustained (default 1000). */

@@ -60,23 +60,8 @@ import {
 import { IcmpEndpoint, type IcmpOptions } from "./icmp.js";
 import { BufferPool } from "./pool.js";
 import { Reassembler, type ReassemblyOptions } from "./reassembly.js";
+import { HEADROOM, SendResult } from "./send.js";
 import { UdpEndpoint } from "./udp.js";
-
-/** Bytes in front of a transport header: Ethernet and a 20-byte IPv4 header. */
-export const HEADROOM = ETHERNET_HEADER_LENGTH + IPV4_HEADER_LENGTH;
-
-/** What a send did with the datagram. */
-export const SendResult = {
-  /** Handed to the link. */
-  SENT: 0,
-  /** Waiting for ARP; the `done` callback says later whether it was sent. */
-  QUEUED: 1,
-  /** No route to the destination, or no address configured. */
-  NO_ROUTE: 2,
-  /** The link or the ARP queue refused it. */
-  DROPPED: 3,
-} as const;
-export type SendResult = (typeof SendResult)[keyof typeof SendResult];
 
 export interface InterfaceOptions {
   readonly arp?: ArpOptions;
@@ -148,6 +133,8 @@ export interface Route {
 
 const LOOPBACK = -2;
 const NO_ROUTE = -1;
+
+export { HEADROOM, SendResult };
 
 export class EthernetInterface implements TcpLower {
   readonly headroom = HEADROOM;

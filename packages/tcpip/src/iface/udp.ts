@@ -17,7 +17,7 @@ import {
   udpSourcePort,
 } from "../wire/udp.js";
 import type { EthernetInterface } from "./interface.js";
-import { HEADROOM, SendResult } from "./interface.js";
+import { HEADROOM, SendResult } from "./send.js";
 
 export interface UdpCounters {
   rxDatagrams: number;
