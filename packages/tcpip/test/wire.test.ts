@@ -20,6 +20,8 @@ import { checkIcmp, emitIcmp, IcmpProblem, IcmpType, parseIcmp } from "../src/wi
 import {
   checkIpv4,
   emitIpv4,
+  emitIpv4Header,
+  emitIpv4HeaderView,
   IpProtocol,
   Ipv4Problem,
   type Ipv4Repr,
@@ -164,6 +166,30 @@ describe("IPv4", () => {
         expect(checkIpv4(buffer, 0, buffer.length)).toBe(Ipv4Problem.OK);
         expect(parseIpv4(buffer)).toEqual(r);
       }),
+      runs,
+    );
+  });
+
+  it("writes the same header through a DataView (the send fast path)", () => {
+    fc.assert(
+      fc.property(
+        ip,
+        ip,
+        fc.integer({ min: 0, max: 255 }),
+        fc.integer({ min: 0, max: 65515 }),
+        fc.integer({ min: 0, max: 0xffff }),
+        fc.integer({ min: 0, max: 255 }),
+        fc.boolean(),
+        fc.nat(8),
+        (src, dst, protocol, length, id, ttl, df, at) => {
+          const a = new Uint8Array(40);
+          const b = new Uint8Array(40).fill(0xee);
+          emitIpv4Header(a, at, src, dst, protocol, length, id, ttl, df, false, 0);
+          emitIpv4HeaderView(new DataView(b.buffer), at, src, dst, protocol, length, id, ttl, df);
+          expect(b.subarray(at, at + 20)).toEqual(a.subarray(at, at + 20));
+          expect(internetChecksum(b, at, 20)).toBe(0);
+        },
+      ),
       runs,
     );
   });

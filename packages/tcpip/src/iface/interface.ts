@@ -24,6 +24,7 @@ import {
   checkArp,
   emitArpPacket,
 } from "../wire/arp.js";
+import { readUint32 } from "../wire/bytes.js";
 import {
   BROADCAST_MAC,
   ETHERNET_HEADER_LENGTH,
@@ -36,6 +37,7 @@ import {
 import {
   checkIpv4,
   emitIpv4Header,
+  emitIpv4HeaderView,
   IPV4_BROADCAST,
   IPV4_HEADER_LENGTH,
   IpProtocol,
@@ -205,7 +207,14 @@ export class EthernetInterface implements TcpLower {
   // routing and the ARP lookup for every segment.
   #fastDestination = -1;
   #fastGeneration = -1;
-  readonly #fastHeader = new Uint8Array(ETHERNET_HEADER_LENGTH);
+  /** The cached Ethernet header as big-endian words: bytes 0-3, 4-7, 8-11 (12-13 is the EtherType). */
+  #fastWord0 = 0;
+  #fastWord1 = 0;
+  #fastWord2 = 0;
+  /** DataViews of the last few frame buffers sent from (the pool keeps reusing the same ones). */
+  readonly #viewOf: Uint8Array[] = [];
+  readonly #views: DataView[] = [];
+  #nextView = 0;
 
   constructor(devices: InterfaceDevices, options: InterfaceOptions = {}) {
     this.netif = devices.netif;
@@ -361,25 +370,16 @@ export class EthernetInterface implements TcpLower {
       offset >= HEADROOM
     ) {
       const ip = offset - IPV4_HEADER_LENGTH;
+      const start = ip - ETHERNET_HEADER_LENGTH;
       const id = this.#identification;
       this.#identification = (id + 1) & 0xffff;
       this.counters.ipv4.txPackets++;
-      emitIpv4Header(
-        buffer,
-        ip,
-        source,
-        destination,
-        IpProtocol.TCP,
-        length,
-        id,
-        this.ttl,
-        true,
-        false,
-        0,
-      );
-      const start = ip - ETHERNET_HEADER_LENGTH;
-      const header = this.#fastHeader;
-      for (let i = 0; i < ETHERNET_HEADER_LENGTH; i++) buffer[start + i] = header[i]!;
+      const view = this.#view(buffer);
+      view.setUint32(start, this.#fastWord0);
+      view.setUint32(start + 4, this.#fastWord1);
+      view.setUint32(start + 8, this.#fastWord2);
+      view.setUint16(start + 12, EtherType.IPV4);
+      emitIpv4HeaderView(view, ip, source, destination, IpProtocol.TCP, length, id, this.ttl, true);
       const ok = this.#write(buffer.subarray(start, offset + length));
       if (pooled) this.#pool.give(buffer);
       if (!ok) this.counters.ipv4.txDropped++;
@@ -401,6 +401,18 @@ export class EthernetInterface implements TcpLower {
     return result === SendResult.SENT || result === SendResult.QUEUED;
   }
 
+  /** A DataView over `buffer`, reused while the same few buffers keep coming back. */
+  #view(buffer: Uint8Array): DataView {
+    const of = this.#viewOf;
+    for (let i = 0; i < of.length; i++) if (of[i] === buffer) return this.#views[i]!;
+    const view = new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+    const slot = this.#nextView;
+    of[slot] = buffer;
+    this.#views[slot] = view;
+    this.#nextView = (slot + 1) & 3;
+    return view;
+  }
+
   /** Caches the Ethernet header towards a unicast destination whose next hop is resolved. */
   #remember(destination: number): void {
     const hop = this.#nextHop(destination);
@@ -416,7 +428,11 @@ export class EthernetInterface implements TcpLower {
     const mac = this.arp.lookup(hop);
     // A lookup that starts a refresh changes nothing cached; a stale entry is not cached.
     if (mac === undefined || this.arp.generation !== generation || this.arp.isStale(hop)) return;
-    emitEthernetHeader(this.#fastHeader, 0, mac, this.mac, EtherType.IPV4);
+    const header = new Uint8Array(ETHERNET_HEADER_LENGTH);
+    emitEthernetHeader(header, 0, mac, this.mac, EtherType.IPV4);
+    this.#fastWord0 = readUint32(header, 0);
+    this.#fastWord1 = readUint32(header, 4);
+    this.#fastWord2 = readUint32(header, 8);
     this.#fastDestination = destination;
     this.#fastGeneration = generation;
   }

@@ -133,22 +133,74 @@ export function emitIpv4Header(
   fragmentOffset: number,
   tos = 0,
 ): void {
+  const total = IPV4_HEADER_LENGTH + payloadLength;
+  const flags = (dontFragment ? 0x4000 : 0) | (moreFragments ? 0x2000 : 0) | (fragmentOffset >>> 3);
   buffer[offset] = 0x45;
   buffer[offset + 1] = tos;
-  writeUint16(buffer, offset + 2, IPV4_HEADER_LENGTH + payloadLength);
+  writeUint16(buffer, offset + 2, total);
   writeUint16(buffer, offset + 4, identification);
-  writeUint16(
-    buffer,
-    offset + 6,
-    (dontFragment ? 0x4000 : 0) | (moreFragments ? 0x2000 : 0) | (fragmentOffset >>> 3),
-  );
+  writeUint16(buffer, offset + 6, flags);
   buffer[offset + 8] = ttl;
   buffer[offset + 9] = protocol;
-  buffer[offset + 10] = 0;
-  buffer[offset + 11] = 0;
+  writeUint16(
+    buffer,
+    offset + 10,
+    headerChecksum(source, destination, protocol, total, identification, ttl, flags, tos),
+  );
   writeUint32(buffer, offset + 12, source);
   writeUint32(buffer, offset + 16, destination);
-  writeUint16(buffer, offset + 10, finishChecksum(sumHeader20(buffer, offset)));
+}
+
+/**
+ * The same header written through a DataView of the buffer (four 32-bit
+ * stores and a 16-bit one instead of twenty byte stores): the send fast path.
+ */
+export function emitIpv4HeaderView(
+  view: DataView,
+  offset: number,
+  source: number,
+  destination: number,
+  protocol: number,
+  payloadLength: number,
+  identification: number,
+  ttl: number,
+  dontFragment: boolean,
+): void {
+  const total = IPV4_HEADER_LENGTH + payloadLength;
+  const flags = dontFragment ? 0x4000 : 0;
+  view.setUint32(offset, (0x4500 << 16) | total);
+  view.setUint32(offset + 4, ((identification << 16) | flags) >>> 0);
+  view.setUint32(
+    offset + 8,
+    (((ttl << 24) | (protocol << 16)) >>> 0) +
+      headerChecksum(source, destination, protocol, total, identification, ttl, flags, 0),
+  );
+  view.setUint32(offset + 12, source);
+  view.setUint32(offset + 16, destination);
+}
+
+/** The header checksum computed from the field values, without reading the bytes back. */
+function headerChecksum(
+  source: number,
+  destination: number,
+  protocol: number,
+  total: number,
+  identification: number,
+  ttl: number,
+  flags: number,
+  tos: number,
+): number {
+  return finishChecksum(
+    (0x4500 | tos) +
+      total +
+      identification +
+      flags +
+      ((ttl << 8) | protocol) +
+      (source >>> 16) +
+      (source & 0xffff) +
+      (destination >>> 16) +
+      (destination & 0xffff),
+  );
 }
 
 /** The unfolded sum of the ten words of a 20-byte header (the common case, unrolled). */
