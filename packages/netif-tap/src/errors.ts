@@ -22,6 +22,15 @@ export interface TapErrorDetails {
   readonly cause?: unknown;
 }
 
+/** Text for any thrown value, even one whose conversion to a string throws. */
+function describe(value: unknown): string {
+  try {
+    return String(value);
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
+}
+
 /** The base of every error the TAP driver raises. */
 export class TapError extends AtollError {
   readonly device: string | undefined;
@@ -54,7 +63,7 @@ export class TapAddonMissingError extends TapError {
     super(
       "ATOLL_TAP_ADDON_MISSING",
       `the native addon of @atoll/netif-tap (${path}) is not built or does not load: ` +
-        `${cause instanceof Error ? cause.message : String(cause)}. It is built at install time ` +
+        `${cause instanceof Error ? cause.message : describe(cause)}. It is built at install time ` +
         "with node-gyp and a C compiler; rebuild it with `pnpm rebuild @atoll/netif-tap` " +
         "(or `npm rebuild @atoll/netif-tap`) and read the build output",
       { cause },
@@ -170,6 +179,6 @@ export function tapErrorFromSystemError(
     );
   if (syscall === "SIOCSIFMTU" && errno === "EINVAL")
     return new TapOpenError(`the MTU asked for is out of range for TAP device ${name}`, details);
-  const what = typeof e.message === "string" ? e.message : String(error);
+  const what = typeof e.message === "string" ? e.message : describe(error);
   return new TapOpenError(`cannot open TAP device ${name}: ${what}`, details);
 }
