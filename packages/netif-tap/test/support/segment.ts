@@ -54,9 +54,9 @@ function reapStaleNamespaces(): void {
   }
 }
 
-/** Unique interface names for this process: at<pid><n><side>, at most 15 bytes. */
+/** Unique interface names for this process: at<pid>-<n><side>, at most 15 bytes. */
 export function uniqueName(side: string): string {
-  return `at${process.pid}${counter++}${side}`.slice(0, 15);
+  return `at${process.pid}-${counter++}${side}`.slice(0, 15);
 }
 
 export interface Segment {
