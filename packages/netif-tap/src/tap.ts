@@ -75,9 +75,12 @@ export function interfaceNameProblem(name: string): string | undefined {
   return undefined;
 }
 
-const errnoNames = new Map<number, string>(
-  Object.entries(constants.errno).map(([name, value]) => [value, name]),
-);
+// errno number → name; the first name wins where two share a number (EAGAIN, EWOULDBLOCK).
+const errnoNames = new Map<number, string>();
+for (const [name, value] of Object.entries(constants.errno))
+  if (!errnoNames.has(value)) errnoNames.set(value, name);
+// Node does not list it; a TAP descriptor whose interface was deleted reads it (Linux's value).
+if (!errnoNames.has(77)) errnoNames.set(77, "EBADFD");
 
 class Stats implements NetifStats {
   rxBytes = 0;
