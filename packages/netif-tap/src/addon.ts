@@ -67,11 +67,15 @@ let loaded: TapAddon | undefined;
  */
 export function loadAddon(platform: string = process.platform): TapAddon {
   if (platform !== "linux") throw new TapUnsupportedPlatformError(platform);
-  if (loaded !== undefined) return loaded;
-  try {
-    loaded = createRequire(import.meta.url)(addonPath) as TapAddon;
-  } catch (error) {
-    throw new TapAddonMissingError(addonPath, error);
-  }
+  loaded ??= requireAddon(addonPath);
   return loaded;
+}
+
+/** Loads an addon file, turning any failure into TapAddonMissingError. */
+export function requireAddon(path: string): TapAddon {
+  try {
+    return createRequire(import.meta.url)(path) as TapAddon;
+  } catch (error) {
+    throw new TapAddonMissingError(path, error);
+  }
 }

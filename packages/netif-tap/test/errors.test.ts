@@ -5,10 +5,11 @@ import { ArgumentError, createUnikernel, DeviceConnectError, isAtollError } from
 import { Netif } from "@atoll/netif";
 import fc from "fast-check";
 import { afterEach, describe, expect, it } from "vitest";
-import { loadAddon } from "../src/addon.js";
+import { loadAddon, requireAddon } from "../src/addon.js";
 import {
   formatMac,
   parseMac,
+  TapAddonMissingError,
   TapBusyError,
   TapError,
   TapNameConflictError,
@@ -107,6 +108,21 @@ describe("unsupported platforms", () => {
     expect(failure).toBeInstanceOf(DeviceConnectError);
     expect((failure as DeviceConnectError).device).toBe("netif");
     expect((failure as Error).cause).toBeInstanceOf(TapUnsupportedPlatformError);
+  });
+});
+
+describe("a missing addon", () => {
+  it("is reported as TapAddonMissingError with the rebuild command", () => {
+    let error: unknown;
+    try {
+      requireAddon("/nonexistent/build/Release/atoll_tap.node");
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(TapAddonMissingError);
+    expect(isAtollError(error, "ATOLL_TAP_ADDON_MISSING")).toBe(true);
+    expect((error as Error).message).toContain("pnpm rebuild @atoll/netif-tap");
+    expect((error as Error).cause).toBeInstanceOf(Error);
   });
 });
 
