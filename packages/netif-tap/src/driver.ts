@@ -1,12 +1,11 @@
 // The `tap` driver: a Netif on a Linux TAP device, with its runtime arguments.
 
-import { ArgumentError, arg, driver } from "@atoll/core";
-import { Netif } from "@atoll/netif";
-import { formatMac, toUnicastMac } from "./mac.js";
+import { arg, driver } from "@atoll/core";
+import { formatMac, InvalidNetifOptionError, MAX_MTU, MIN_MTU, Netif } from "@atoll/netif";
+import { toUnicastMac, unicastMacOrUndefined } from "./mac.js";
 import {
+  checkRange,
   interfaceNameProblem,
-  MAX_MTU,
-  MIN_MTU,
   openTap,
   type TapNetif,
   type TapOptions,
@@ -18,27 +17,14 @@ import {
  * `--<device>.tap=NAME` and so on, for the binding key `<device>`) override them.
  */
 export const tap = (options: TapOptions = {}) => {
-  const mac = options.mac === undefined ? undefined : toUnicastMac(options.mac);
-  if (options.mac !== undefined && mac === undefined)
-    throw new ArgumentError(
-      "mac",
-      `tap(): mac ${String(options.mac)} is not a unicast MAC address`,
-    );
+  // Options are checked when the driver is made, so a bad one fails at binding time.
   const name = options.name ?? "tap%d";
   const problem = interfaceNameProblem(name);
   if (problem !== undefined)
-    throw new ArgumentError(
-      "tap",
-      `tap(): interface name ${JSON.stringify(name)} is invalid: ${problem}`,
-    );
-  if (
-    options.mtu !== undefined &&
-    !(Number.isInteger(options.mtu) && options.mtu >= MIN_MTU && options.mtu <= MAX_MTU)
-  )
-    throw new ArgumentError(
-      "mtu",
-      `tap(): mtu must be an integer between ${MIN_MTU} and ${MAX_MTU}`,
-    );
+    throw new InvalidNetifOptionError("name", `"${name}" is not an interface name: ${problem}`);
+  const mac = options.mac === undefined ? undefined : toUnicastMac(options.mac);
+  if (options.hostMac !== undefined) toUnicastMac(options.hostMac, "hostMac");
+  if (options.mtu !== undefined) checkRange("mtu", options.mtu, MIN_MTU, MAX_MTU);
   return driver({
     name: "netif.tap",
     provides: Netif,
@@ -55,9 +41,9 @@ export const tap = (options: TapOptions = {}) => {
         {
           metavar: "MAC",
           form: "a unicast MAC address like 02:00:00:00:00:01",
-          parse: toUnicastMac,
-          accept: toUnicastMac,
-          format: formatMac,
+          parse: unicastMacOrUndefined,
+          accept: unicastMacOrUndefined,
+          format: (mac) => formatMac(mac),
         },
         {
           doc: "the unikernel's MAC address (default: random, locally administered)",

@@ -17,5 +17,4 @@ export {
   TapUnsupportedPlatformError,
   tapErrorFromSystemError,
 } from "./errors.js";
-export { formatMac, parseMac } from "./mac.js";
 export { openTap, type ResolvedTapOptions, type TapNetif, type TapOptions } from "./tap.js";

@@ -4,8 +4,17 @@
 // copies) and flushed by the addon once per microtask checkpoint.
 
 import { constants } from "node:os";
-import { ArgumentError, type Logger, silentLogger } from "@atoll/core";
-import type { FrameListener, Netif, NetifStats } from "@atoll/netif";
+import { type Logger, silentLogger } from "@atoll/core";
+import {
+  ETHERNET_HEADER,
+  type FrameListener,
+  formatMac,
+  InvalidNetifOptionError,
+  MAX_MTU,
+  MIN_MTU,
+  type Netif,
+  NetifCounters,
+} from "@atoll/netif";
 import {
   EVENT_ERROR,
   EVENT_FRAMES,
@@ -15,7 +24,7 @@ import {
   type TapAddon,
 } from "./addon.js";
 import { tapErrorFromSystemError } from "./errors.js";
-import { formatMac, randomMac, sameMac, toUnicastMac } from "./mac.js";
+import { randomMac, sameMac, toUnicastMac } from "./mac.js";
 
 export interface TapOptions {
   /**
@@ -54,14 +63,20 @@ export interface TapNetif extends Netif {
   close(): void;
 }
 
-export const MIN_MTU = 68;
-export const MAX_MTU = 65535;
-const ETHERNET_HEADER = 14;
 const DEFAULT_RX_BATCH = 64;
 const DEFAULT_TX_QUEUE = 256;
 // Arena budgets that cap the default batch and queue sizes for jumbo MTUs.
 const RX_ARENA_BUDGET = 1 << 20;
 const TX_ARENA_BUDGET = 4 << 20;
+
+export function checkRange(option: string, value: number, min: number, max: number): number {
+  if (!Number.isInteger(value) || value < min || value > max)
+    throw new InvalidNetifOptionError(
+      option,
+      `expected an integer in [${min}, ${max}], got ${value}`,
+    );
+  return value;
+}
 
 /** Why `name` is not a valid interface name for the kernel, or undefined when it is. */
 export function interfaceNameProblem(name: string): string | undefined {
@@ -82,17 +97,6 @@ for (const [name, value] of Object.entries(constants.errno))
 // Node does not list it; a TAP descriptor whose interface was deleted reads it (Linux's value).
 if (!errnoNames.has(77)) errnoNames.set(77, "EBADFD");
 
-class Stats implements NetifStats {
-  rxBytes = 0;
-  rxPackets = 0;
-  rxDropped = 0;
-  rxErrors = 0;
-  txBytes = 0;
-  txPackets = 0;
-  txDropped = 0;
-  txErrors = 0;
-}
-
 /** Exported for tests, which drive it with a fake native handle. */
 export class TapDevice implements TapNetif {
   readonly mac: Uint8Array;
@@ -100,7 +104,7 @@ export class TapDevice implements TapNetif {
   readonly name: string;
   readonly ifindex: number;
   readonly hostMac: Uint8Array;
-  readonly stats = new Stats();
+  readonly stats = new NetifCounters();
   readonly #log: Logger;
   readonly #maxFrame: number;
   readonly #slotSize: number;
@@ -321,28 +325,12 @@ export function openTap(options: ResolvedTapOptions = {}): TapNetif {
   const name = options.name ?? "tap%d";
   const nameProblem = interfaceNameProblem(name);
   if (nameProblem !== undefined)
-    throw new ArgumentError(
-      "tap",
-      `interface name ${JSON.stringify(name)} is invalid: ${nameProblem}`,
-    );
+    throw new InvalidNetifOptionError("name", `"${name}" is not an interface name: ${nameProblem}`);
   const mac = options.mac === undefined ? randomMac() : toUnicastMac(options.mac);
-  if (mac === undefined)
-    throw new ArgumentError("mac", `mac: expected a unicast MAC address like 02:00:00:00:00:01`);
-  const hostMac = options.hostMac === undefined ? null : toUnicastMac(options.hostMac);
-  if (hostMac === undefined)
-    throw new ArgumentError(
-      "hostMac",
-      "hostMac: expected a unicast MAC address like 02:00:00:00:00:01",
-    );
-  const mtu = options.mtu ?? 0;
-  if (options.mtu !== undefined && !(Number.isInteger(mtu) && mtu >= MIN_MTU && mtu <= MAX_MTU))
-    throw new ArgumentError("mtu", `mtu: expected an integer between ${MIN_MTU} and ${MAX_MTU}`);
-  for (const [key, value] of [
-    ["rxBatch", options.rxBatch],
-    ["txQueue", options.txQueue],
-  ] as const)
-    if (value !== undefined && !(Number.isInteger(value) && value >= 1 && value <= 65536))
-      throw new ArgumentError(key, `${key}: expected an integer between 1 and 65536`);
+  const hostMac = options.hostMac === undefined ? null : toUnicastMac(options.hostMac, "hostMac");
+  const mtu = options.mtu === undefined ? 0 : checkRange("mtu", options.mtu, MIN_MTU, MAX_MTU);
+  if (options.rxBatch !== undefined) checkRange("rxBatch", options.rxBatch, 1, 65536);
+  if (options.txQueue !== undefined) checkRange("txQueue", options.txQueue, 1, 65536);
   const clonePath = options.clonePath ?? "/dev/net/tun";
 
   let opened: ReturnType<typeof addon.open>;
@@ -353,9 +341,9 @@ export function openTap(options: ResolvedTapOptions = {}): TapNetif {
   }
   if (sameMac(mac, opened.hostMac)) {
     addon.closeFd(opened.fd);
-    throw new ArgumentError(
+    throw new InvalidNetifOptionError(
       "mac",
-      `mac ${formatMac(mac)} is also the address of the Linux side of ${opened.name}: ` +
+      `${formatMac(mac)} is also the address of the Linux side of ${opened.name}: ` +
         "frames sent to it would stay in Linux (a bridge delivers them to the host). " +
         "The Netif's address is the unikernel's own, like a virtual machine's NIC; choose another",
     );

@@ -3,16 +3,10 @@
 
 import { spawnSync } from "node:child_process";
 import { isAtollError } from "@atoll/core";
+import { formatMac, parseMac } from "@atoll/netif";
 import fc from "fast-check";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import {
-  formatMac,
-  openTap,
-  parseMac,
-  TapBusyError,
-  TapNameConflictError,
-  TapNotAvailableError,
-} from "../src/index.js";
+import { openTap, TapBusyError, TapNameConflictError, TapNotAvailableError } from "../src/index.js";
 import {
   collect,
   createSegment,

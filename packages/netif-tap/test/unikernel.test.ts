@@ -3,9 +3,9 @@
 
 import { spawnSync } from "node:child_process";
 import { createUnikernel, DeviceConnectError } from "@atoll/core";
-import { Netif } from "@atoll/netif";
+import { formatMac, Netif } from "@atoll/netif";
 import { describe, expect, it } from "vitest";
-import { formatMac, TapBusyError, type TapNetif, tap } from "../src/index.js";
+import { TapBusyError, type TapNetif, tap } from "../src/index.js";
 import { ip, tapSkipReason, uniqueName, warnIfSkipped } from "./support/segment.js";
 
 const skip = tapSkipReason !== undefined;
