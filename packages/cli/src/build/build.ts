@@ -17,6 +17,7 @@ import { ABI_VERSION, type SlotKind, slotKinds } from "../abi.js";
 import { formatImage, type ImageDescription, type Manifest } from "../manifest.js";
 import { sha256, toScript } from "../tender/image-file.js";
 import { lockdownSource } from "../tender/lockdown.js";
+import { ownVersion } from "../version.js";
 import { sourceMapLookup } from "./sourcemap.js";
 
 export interface BuildOptions {
@@ -175,6 +176,7 @@ async function bundle(cwd: string, wrapper: string, options: BuildOptions, minif
     name: "atoll-host-check",
     setup(build) {
       build.onResolve({ filter: /^[^./]/ }, async (args) => {
+        if ((args.pluginData as { lookup?: boolean } | undefined)?.lookup === true) return undefined;
         if (nodeBuiltins.has(args.path)) {
           const what = args.path.startsWith("node:") ? args.path : `node:${args.path}`;
           found.push({ what, spec: args.path, kind: "module", importer: args.importer });
@@ -188,6 +190,7 @@ async function bundle(cwd: string, wrapper: string, options: BuildOptions, minif
           const resolved = await build.resolve(`${pkg}/package.json`, {
             kind: "import-statement",
             resolveDir: args.resolveDir,
+            pluginData: { lookup: true },
           });
           entries =
             resolved.errors.length === 0
@@ -361,18 +364,5 @@ function packageVersion(file: string): string {
       return typeof version === "string" ? version : "0.0.0";
     }
     if (path.dirname(dir) === dir) return "0.0.0";
-  }
-}
-
-let cachedVersion: string | undefined;
-export function ownVersion(): string {
-  if (cachedVersion !== undefined) return cachedVersion;
-  for (let dir = path.dirname(fileURLToPath(import.meta.url)); ; dir = path.dirname(dir)) {
-    const candidate = path.join(dir, "package.json");
-    if (existsSync(candidate)) {
-      const json = JSON.parse(readFileSync(candidate, "utf8")) as { name?: string; version?: string };
-      if (json.name === "@atoll/cli") return (cachedVersion = json.version ?? "0.0.0");
-    }
-    if (path.dirname(dir) === dir) return (cachedVersion = "0.0.0");
   }
 }
