@@ -76,14 +76,19 @@ export function vcpuMain(modules: VcpuModules): void {
   const refusal = new vm.Script(
     'new TypeError("import() is not available in a sealed image: the image reaches only its devices")',
   );
+  // Node settles a refused import() through the worker's own microtasks, which a thread
+  // sleeping in Atomics.wait never runs: after such a turn the vCPU lets them run once.
+  let importRefused = false;
   const options = (filename: string) => ({
     filename,
     importModuleDynamically: (() => {
+      importRefused = true;
       throw refusal.runInContext(context);
     }) as never,
   });
   const script = (source: string, filename: string) => new vm.Script(source, options(filename));
   const turn = script('void globalThis[Symbol.for("atoll.poll")]()', "atoll:turn");
+  const drain = script("void 0", "atoll:drain");
 
   let image: NodeVm.Script;
   try {
@@ -94,7 +99,7 @@ export function vcpuMain(modules: VcpuModules): void {
     return;
   }
 
-  port.once("message", (boot: VcpuBoot) => {
+  port.once("message", async (boot: VcpuBoot) => {
     const memory: unknown = script(
       `globalThis[Symbol.for("atoll.memory")] = new SharedArrayBuffer(${boot.memory.length})`,
       "atoll:memory",
@@ -131,6 +136,11 @@ export function vcpuMain(modules: VcpuModules): void {
       floats[F.now!] = t;
       try {
         turn.runInContext(context);
+        while (importRefused) {
+          importRefused = false;
+          await new Promise((resolve) => setImmediate(resolve));
+          drain.runInContext(context);
+        }
       } catch {
         ring();
         exit(X.threw);
