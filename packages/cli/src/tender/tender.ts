@@ -331,6 +331,8 @@ class Tender {
   #blockedOn: Writable | undefined;
   #stopRequested = false;
   #workerError: Error | undefined;
+  #watchdog: ReturnType<typeof setInterval>;
+  #overMemory = false;
   readonly #stdout: Writable;
   readonly #stderr: Writable;
   readonly #stdin: Readable;
@@ -355,6 +357,16 @@ class Tender {
       this.#workerError = error;
     });
     worker.once("exit", (code) => void this.#finish(code));
+    // The vCPU checks memory outside the heap between turns; an image allocating buffers in a
+    // loop that never yields is caught here, from the growth of the process's resident memory.
+    const baseline = process.memoryUsage.rss();
+    this.#watchdog = setInterval(() => {
+      if (process.memoryUsage.rss() - baseline > (2 * this.memoryMb + 64) * 1024 * 1024) {
+        this.#overMemory = true;
+        void worker.terminate();
+      }
+    }, 50);
+    this.#watchdog.unref();
     // The worker's own output is the vCPU's (the image has no way to it); keep it off the terminal.
     worker.stdout?.resume();
     worker.stderr?.resume();
@@ -606,6 +618,7 @@ class Tender {
     // Whatever the image wrote before it stopped still reaches the terminal.
     this.#serve();
     this.#running = false;
+    clearInterval(this.#watchdog);
     if (this.#stdinStarted) this.#stdin.pause();
     await this.opened.close();
     const words = this.#words;
@@ -620,6 +633,15 @@ class Tender {
         message: oom
           ? `${name} exceeded its memory (--mem=${this.memoryMb}): the JavaScript heap is full; the image was stopped`
           : `${name}'s thread failed: ${this.#workerError.message}`,
+        violations,
+      });
+      return;
+    }
+    if (this.#overMemory) {
+      this.#resolve({
+        status: 255,
+        outcome: "memory",
+        message: `${name} exceeded its memory (--mem=${this.memoryMb}) with buffers outside the heap; the image was stopped`,
         violations,
       });
       return;
