@@ -127,12 +127,17 @@ class TextEncoderShim {
   }
 }
 
+/** UTF-8 decoding as the WHATWG Encoding Standard specifies it, streaming included. */
 class TextDecoderShim {
   readonly encoding = "utf-8";
   readonly fatal: boolean;
   readonly ignoreBOM: boolean;
-  #pending: number[] = [];
-  #started = false;
+  #need = 0;
+  #seen = 0;
+  #code = 0;
+  #lower = 0x80;
+  #upper = 0xbf;
+  #bomChecked = false;
 
   constructor(label = "utf-8", options: { fatal?: boolean; ignoreBOM?: boolean } = {}) {
     if (!/^(utf-?8|unicode-1-1-utf-8)$/i.test(String(label).trim()))
@@ -148,62 +153,67 @@ class TextDecoderShim {
         : ArrayBuffer.isView(input)
           ? new Uint8Array(input.buffer, input.byteOffset, input.byteLength)
           : new Uint8Array(input);
-    const src = this.#pending.length > 0 ? Uint8Array.from([...this.#pending, ...bytes]) : bytes;
-    this.#pending = [];
-    let out = "";
     const codes: number[] = [];
-    const flushCodes = () => {
-      out += String.fromCharCode(...codes);
-      codes.length = 0;
+    let out = "";
+    const emit = (c: number) => {
+      if (c > 0xffff) codes.push(0xd800 + ((c - 0x10000) >> 10), 0xdc00 + (c & 0x3ff));
+      else codes.push(c);
+      if (codes.length > 4096) {
+        out += String.fromCharCode(...codes);
+        codes.length = 0;
+      }
     };
     const bad = () => {
-      if (this.fatal) throw new TypeError("The encoded data was not valid utf-8");
-      codes.push(0xfffd);
-    };
-    let i = 0;
-    while (i < src.length) {
-      const b = src[i]!;
-      let need = 0;
-      let c = 0;
-      let min = 0;
-      if (b < 0x80) {
-        codes.push(b);
-        i++;
-      } else {
-        if (b >= 0xc2 && b <= 0xdf) [need, c, min] = [1, b & 0x1f, 0x80];
-        else if (b >= 0xe0 && b <= 0xef) [need, c, min] = [2, b & 0x0f, 0x800];
-        else if (b >= 0xf0 && b <= 0xf4) [need, c, min] = [3, b & 0x07, 0x10000];
-        else {
-          bad();
-          i++;
-          continue;
-        }
-        let k = 1;
-        for (; k <= need && i + k < src.length; k++) {
-          const x = src[i + k]!;
-          if ((x & 0xc0) !== 0x80) break;
-          c = (c << 6) | (x & 0x3f);
-        }
-        if (k <= need) {
-          if (i + k >= src.length && options.stream === true) {
-            this.#pending = [...src.subarray(i)];
-            break;
-          }
-          bad();
-          i += k;
-          continue;
-        }
-        i += k;
-        if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff)) bad();
-        else if (c >= 0x10000) codes.push(0xd800 + ((c - 0x10000) >> 10), 0xdc00 + (c & 0x3ff));
-        else codes.push(c);
+      if (this.fatal) {
+        this.#need = 0;
+        throw new TypeError("The encoded data was not valid utf-8");
       }
-      if (codes.length >= 4096) flushCodes();
+      emit(0xfffd);
+    };
+    for (let i = 0; i < bytes.length; i++) {
+      const b = bytes[i]!;
+      if (this.#need === 0) {
+        if (b <= 0x7f) emit(b);
+        else if (b >= 0xc2 && b <= 0xdf) [this.#need, this.#code] = [1, b & 0x1f];
+        else if (b >= 0xe0 && b <= 0xef) {
+          if (b === 0xe0) this.#lower = 0xa0;
+          if (b === 0xed) this.#upper = 0x9f;
+          [this.#need, this.#code] = [2, b & 0x0f];
+        } else if (b >= 0xf0 && b <= 0xf4) {
+          if (b === 0xf0) this.#lower = 0x90;
+          if (b === 0xf4) this.#upper = 0x8f;
+          [this.#need, this.#code] = [3, b & 0x07];
+        } else bad();
+        continue;
+      }
+      if (b < this.#lower || b > this.#upper) {
+        this.#need = this.#seen = this.#code = 0;
+        this.#lower = 0x80;
+        this.#upper = 0xbf;
+        bad();
+        i--; // the byte starts afresh
+        continue;
+      }
+      this.#lower = 0x80;
+      this.#upper = 0xbf;
+      this.#code = (this.#code << 6) | (b & 0x3f);
+      if (++this.#seen === this.#need) {
+        emit(this.#code);
+        this.#need = this.#seen = this.#code = 0;
+      }
     }
-    flushCodes();
-    if (!this.#started && !this.ignoreBOM && out.charCodeAt(0) === 0xfeff) out = out.slice(1);
-    this.#started = options.stream === true && out.length + this.#pending.length > 0;
-    if (options.stream !== true) this.#started = false;
+    if (options.stream !== true && this.#need !== 0) {
+      this.#need = this.#seen = this.#code = 0;
+      this.#lower = 0x80;
+      this.#upper = 0xbf;
+      bad();
+    }
+    out += String.fromCharCode(...codes);
+    if (!this.#bomChecked && out.length > 0) {
+      this.#bomChecked = true;
+      if (!this.ignoreBOM && out.charCodeAt(0) === 0xfeff) out = out.slice(1);
+    }
+    if (options.stream !== true) this.#bomChecked = false;
     return out;
   }
 }
