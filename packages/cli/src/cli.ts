@@ -39,8 +39,15 @@ interface Styles {
 
 function styles(stream: { isTTY?: boolean }, env: CliIo["env"]): Styles {
   const on = stream.isTTY === true && env.NO_COLOR === undefined && env.TERM !== "dumb";
-  const wrap = (open: number, close: number): Style => (on ? (t) => `\x1b[${open}m${t}\x1b[${close}m` : (t) => t);
-  return { bold: wrap(1, 22), dim: wrap(2, 22), red: wrap(31, 39), green: wrap(32, 39), cyan: wrap(36, 39) };
+  const wrap = (open: number, close: number): Style =>
+    on ? (t) => `\x1b[${open}m${t}\x1b[${close}m` : (t) => t;
+  return {
+    bold: wrap(1, 22),
+    dim: wrap(2, 22),
+    red: wrap(31, 39),
+    green: wrap(32, 39),
+    cyan: wrap(36, 39),
+  };
 }
 
 const usage = `atoll — build, inspect and run sealed Atoll unikernel images
@@ -133,7 +140,11 @@ interface Parsed {
 }
 
 /** `--name=value`, `--name value` (for options that take a value), `--flag`, and `--` for the rest. */
-function parse(argv: readonly string[], valued: ReadonlySet<string>, flags: ReadonlySet<string>): Parsed {
+function parse(
+  argv: readonly string[],
+  valued: ReadonlySet<string>,
+  flags: ReadonlySet<string>,
+): Parsed {
   const positional: string[] = [];
   const options = new Map<string, string[]>();
   let rest: string[] = [];
@@ -164,7 +175,8 @@ function parse(argv: readonly string[], valued: ReadonlySet<string>, flags: Read
       if (eq >= 0) value = token.slice(eq + 1);
       else {
         const next = argv[i + 1];
-        if (next === undefined || next.startsWith("--")) throw new UsageError(`--${name} needs a value`);
+        if (next === undefined || next.startsWith("--"))
+          throw new UsageError(`--${name} needs a value`);
         value = next;
         i++;
       }
@@ -185,21 +197,29 @@ const one = (p: Parsed, name: string): string | undefined => {
 };
 
 export function formatBytes(n: number): string {
-  return n < 1024 ? `${n} B` : n < 1024 * 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1024 / 1024).toFixed(1)} MiB`;
+  return n < 1024
+    ? `${n} B`
+    : n < 1024 * 1024
+      ? `${(n / 1024).toFixed(1)} KiB`
+      : `${(n / 1024 / 1024).toFixed(1)} MiB`;
 }
 
 const kindNote = (id: string) => {
   const kind = slotKinds[id];
   if (kind === undefined) return "not servable by this tender";
   if (providedKinds.has(kind)) return "provided by the tender";
-  return kind === "net" ? "attach with --net:SLOT=tapN|switch:NAME" : "attach with --block:SLOT=PATH";
+  return kind === "net"
+    ? "attach with --net:SLOT=tapN|switch:NAME"
+    : "attach with --block:SLOT=PATH";
 };
 
 /** The manifest for people. */
 export function formatManifest(file: string, image: ParsedImage, s: Styles): string {
   const m: Manifest = image.manifest;
   const lines: string[] = [];
-  lines.push(`${s.bold(m.name)} ${m.version}${m.description === undefined ? "" : ` — ${m.description}`}`);
+  lines.push(
+    `${s.bold(m.name)} ${m.version}${m.description === undefined ? "" : ` — ${m.description}`}`,
+  );
   lines.push(
     s.dim(
       `${file}: boundary ABI ${m.abi}, ${formatBytes(m.code.bytes)} of code, sha256 ${m.code.sha256.slice(0, 16)}…, built by ${m.built.by} (esbuild ${m.built.esbuild})`,
@@ -223,9 +243,15 @@ export function formatManifest(file: string, image: ParsedImage, s: Styles): str
   for (const [left, right] of rows) lines.push(`  ${left.padEnd(w)}  ${right}`);
   const attach = slots
     .filter(([, id]) => !providedKinds.has(slotKinds[id]!))
-    .map(([name, id]) => (slotKinds[id] === "net" ? ` --net:${name}=tap0` : ` --block:${name}=disk.img`))
+    .map(([name, id]) =>
+      slotKinds[id] === "net" ? ` --net:${name}=tap0` : ` --block:${name}=disk.img`,
+    )
     .join("");
-  lines.push("", s.bold("Run:"), `  atoll run ${file}${attach}${m.args.length > 1 ? " -- --help" : ""}`);
+  lines.push(
+    "",
+    s.bold("Run:"),
+    `  atoll run ${file}${attach}${m.args.length > 1 ? " -- --help" : ""}`,
+  );
   return `${lines.join("\n")}\n`;
 }
 
@@ -257,7 +283,9 @@ async function build(p: Parsed, io: CliIo, out: Styles, err: Styles): Promise<nu
     return 0;
   } catch (error) {
     if (error instanceof BuildError) {
-      io.stderr.write(`${err.red("atoll build:")} ${p.positional[0]} cannot be sealed: ${error.message}\n`);
+      io.stderr.write(
+        `${err.red("atoll build:")} ${p.positional[0]} cannot be sealed: ${error.message}\n`,
+      );
       return 1;
     }
     throw error;
@@ -268,20 +296,31 @@ function inspect(p: Parsed, io: CliIo, out: Styles): number {
   if (p.positional.length !== 1) throw new UsageError("atoll inspect takes one IMAGE");
   const file = p.positional[0]!;
   const image = loadImage(path.resolve(io.cwd, file));
-  io.stdout.write(p.options.has("json") ? `${JSON.stringify(image.manifest, null, 2)}\n` : formatManifest(file, image, out));
+  io.stdout.write(
+    p.options.has("json")
+      ? `${JSON.stringify(image.manifest, null, 2)}\n`
+      : formatManifest(file, image, out),
+  );
   return 0;
 }
 
 async function run(p: Parsed, io: CliIo, err: Styles): Promise<number> {
-  if (p.positional.length !== 1) throw new UsageError("atoll run takes one IMAGE (application arguments go after --)");
+  if (p.positional.length !== 1)
+    throw new UsageError("atoll run takes one IMAGE (application arguments go after --)");
   const memText = one(p, "mem");
   let memoryMb: number | undefined;
   if (memText !== undefined) {
     memoryMb = /^\d+$/.test(memText) ? Number(memText) : Number.NaN;
     if (!Number.isSafeInteger(memoryMb) || memoryMb < MIN_MEMORY_MB)
-      throw new UsageError(`--mem=${memText}: expected a whole number of MiB, at least ${MIN_MEMORY_MB}`);
+      throw new UsageError(
+        `--mem=${memText}: expected a whole number of MiB, at least ${MIN_MEMORY_MB}`,
+      );
   }
-  const attachments: Record<"net" | "block" | "kv", Record<string, string>> = { net: {}, block: {}, kv: {} };
+  const attachments: Record<"net" | "block" | "kv", Record<string, string>> = {
+    net: {},
+    block: {},
+    kv: {},
+  };
   for (const [name, values] of p.options) {
     const match = /^(net|block|kv):(.+)$/.exec(name);
     if (match === null) continue;
@@ -290,7 +329,8 @@ async function run(p: Parsed, io: CliIo, err: Styles): Promise<number> {
     attachments[kind][slot] = values[0]!;
   }
   for (const kind of ["net", "block", "kv"] as const)
-    if (p.options.has(kind)) throw new UsageError(`--${kind} needs a slot name: --${kind}:SLOT=...`);
+    if (p.options.has(kind))
+      throw new UsageError(`--${kind} needs a slot name: --${kind}:SLOT=...`);
   const file = path.resolve(io.cwd, p.positional[0]!);
   const running = await startImage(file, {
     argv: p.rest,
@@ -316,7 +356,8 @@ async function run(p: Parsed, io: CliIo, err: Styles): Promise<number> {
       io.stderr.write(
         `${err.red("atoll run:")} ${running.name} broke the boundary ABI; the tender dropped what it sent and kept running:\n${result.violations.map((v) => `  - ${v}`).join("\n")}\n`,
       );
-    if (result.message !== undefined) io.stderr.write(`${err.red("atoll run:")} ${result.message}\n`);
+    if (result.message !== undefined)
+      io.stderr.write(`${err.red("atoll run:")} ${result.message}\n`);
     return interrupts > 1 ? 130 : result.status;
   } finally {
     if (io.signals !== false) {
@@ -382,7 +423,8 @@ export async function main(argv: readonly string[], io?: Partial<CliIo>): Promis
       full.stdout.write(help[command]!);
       return 0;
     }
-    if (command !== "run" && p.rest.length > 0) throw new UsageError(`atoll ${command} takes no arguments after --`);
+    if (command !== "run" && p.rest.length > 0)
+      throw new UsageError(`atoll ${command} takes no arguments after --`);
     switch (command) {
       case "build":
         return await build(p, full, out, err);
@@ -395,14 +437,18 @@ export async function main(argv: readonly string[], io?: Partial<CliIo>): Promis
     }
   } catch (error) {
     if (error instanceof UsageError) {
-      full.stderr.write(`${err.red(`atoll ${command}:`)} ${error.message}\nTry "atoll ${command} --help".\n`);
+      full.stderr.write(
+        `${err.red(`atoll ${command}:`)} ${error.message}\nTry "atoll ${command} --help".\n`,
+      );
       return 2;
     }
     if (isAtollError(error)) {
       full.stderr.write(`${err.red(`atoll ${command}:`)} ${error.message}\n`);
       return 2;
     }
-    full.stderr.write(`${err.red(`atoll ${command}:`)} ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    full.stderr.write(
+      `${err.red(`atoll ${command}:`)} ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
     return 1;
   }
 }

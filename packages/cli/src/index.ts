@@ -2,8 +2,20 @@
 // read its manifest, run it in a tender, scaffold projects.
 
 export { ABI_VERSION, type BootInfo, type BootSlot, type SlotKind, slotKinds } from "./abi.js";
-export { BuildError, type BuildOptions, type BuildResult, buildImage, type HostNeed } from "./build/build.js";
-export { formatImage, type Manifest, type ManifestArg, type ParsedImage, parseImage } from "./manifest.js";
+export {
+  BuildError,
+  type BuildOptions,
+  type BuildResult,
+  buildImage,
+  type HostNeed,
+} from "./build/build.js";
+export {
+  formatImage,
+  type Manifest,
+  type ManifestArg,
+  type ParsedImage,
+  parseImage,
+} from "./manifest.js";
 export { checkImage, ImageError, loadImage } from "./tender/image-file.js";
 export {
   AttachError,

@@ -10,7 +10,10 @@ export function ownVersion(): string {
   for (let dir = path.dirname(fileURLToPath(import.meta.url)); ; dir = path.dirname(dir)) {
     const candidate = path.join(dir, "package.json");
     if (existsSync(candidate)) {
-      const json = JSON.parse(readFileSync(candidate, "utf8")) as { name?: string; version?: string };
+      const json = JSON.parse(readFileSync(candidate, "utf8")) as {
+        name?: string;
+        version?: string;
+      };
       if (json.name === "@atoll/cli") return (cachedVersion = json.version ?? "0.0.0");
     }
     if (path.dirname(dir) === dir) return (cachedVersion = "0.0.0");

@@ -1,15 +1,27 @@
 // The boundary drivers (what an image sees) pass the same conformance suites
 // as every other driver of their signatures.
-import { monotonicClockConformance, timeConformance, wallClockConformance } from "@atoll/clock/conformance";
-import { consoleConformance } from "@atoll/console/conformance";
-import type { Console } from "@atoll/console";
-import { randomConformance } from "@atoll/entropy/conformance";
+
 import type { MonotonicClock, Time, WallClock } from "@atoll/clock";
+import {
+  monotonicClockConformance,
+  timeConformance,
+  wallClockConformance,
+} from "@atoll/clock/conformance";
+import type { Console } from "@atoll/console";
+import { consoleConformance } from "@atoll/console/conformance";
 import type { Random } from "@atoll/entropy";
-import { clockSlot, consoleSlot, randomSlot, timeSlot, wallClockSlot } from "../src/image/devices.js";
+import { randomConformance } from "@atoll/entropy/conformance";
+import {
+  clockSlot,
+  consoleSlot,
+  randomSlot,
+  timeSlot,
+  wallClockSlot,
+} from "../src/image/devices.js";
 import { machineHarness } from "./harness.js";
 
-const slot = (kind: string, extra: object = {}) => ({ name: kind, signature: "", kind, index: 1, ...extra }) as never;
+const slot = (kind: string, extra: object = {}) =>
+  ({ name: kind, signature: "", kind, index: 1, ...extra }) as never;
 
 consoleConformance({
   name: "console.boundary",
@@ -43,7 +55,10 @@ wallClockConformance({
   name: "clock.boundary-wall",
   async setup() {
     const h = machineHarness();
-    return { h, clock: (await h.connect(wallClockSlot(slot("wallclock"), h.machine))) as WallClock };
+    return {
+      h,
+      clock: (await h.connect(wallClockSlot(slot("wallclock"), h.machine))) as WallClock,
+    };
   },
   teardown: ({ h }) => h.close(),
 });
@@ -64,7 +79,10 @@ randomConformance({
   async setup() {
     const h = machineHarness();
     const seed = "7".repeat(64);
-    return { h, random: (await h.connect(randomSlot(slot("random", { seed }), h.machine))) as Random };
+    return {
+      h,
+      random: (await h.connect(randomSlot(slot("random", { seed }), h.machine))) as Random,
+    };
   },
   teardown: ({ h }) => h.close(),
 });

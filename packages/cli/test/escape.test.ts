@@ -24,7 +24,16 @@ const loopback = (): Netif => {
     listen: (l) => {
       listener = l;
     },
-    stats: { rxBytes: 0, rxPackets: 0, rxDropped: 0, rxErrors: 0, txBytes: 0, txPackets: 0, txDropped: 0, txErrors: 0 },
+    stats: {
+      rxBytes: 0,
+      rxPackets: 0,
+      rxDropped: 0,
+      rxErrors: 0,
+      txBytes: 0,
+      txPackets: 0,
+      txDropped: 0,
+      txErrors: 0,
+    },
   };
 };
 
@@ -35,7 +44,12 @@ beforeAll(async () => {
   writeFileSync(disk, new Uint8Array(64 * 1024));
   const out = new Capture();
   const err = new Capture();
-  result = await runImage(image.path, { net: { net: loopback() }, block: { disk }, stdout: out, stderr: err });
+  result = await runImage(image.path, {
+    net: { net: loopback() },
+    block: { disk },
+    stdout: out,
+    stderr: err,
+  });
   output = out.text() + err.text();
 }, 60_000);
 
@@ -104,7 +118,11 @@ describe("the adversarial image", () => {
   it("leaves the tender able to run the next image", async () => {
     const hello = await build(path.join(root, "apps/hello/src/unikernel.ts"), dir);
     const out = new Capture();
-    const next = await runImage(hello.path, { argv: ["--times=1"], stdout: out, stderr: new Capture() });
+    const next = await runImage(hello.path, {
+      argv: ["--times=1"],
+      stdout: out,
+      stderr: new Capture(),
+    });
     expect(next.status).toBe(0);
     expect(out.text()).toBe("Hello World!\n");
   });

@@ -35,7 +35,11 @@ export function machineHarness(slots: SlotSpec[] = []) {
     machine.poll();
   }, 1);
   const connect = async (d: AnyDriver) =>
-    d.connect({} as never, {} as never, { name: "test", log: undefined as never, signal: new AbortController().signal });
+    d.connect({} as never, {} as never, {
+      name: "test",
+      log: undefined as never,
+      signal: new AbortController().signal,
+    });
   return {
     machine,
     boot: layout.boot,

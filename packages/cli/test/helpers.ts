@@ -7,14 +7,18 @@ import { fileURLToPath } from "node:url";
 import { buildImage } from "../src/index.js";
 
 export const root = fileURLToPath(new URL("../../..", import.meta.url));
-export const fixture = (name: string) => fileURLToPath(new URL(`./fixture/${name}`, import.meta.url));
+export const fixture = (name: string) =>
+  fileURLToPath(new URL(`./fixture/${name}`, import.meta.url));
 export const tmp = () => mkdtempSync(path.join(tmpdir(), "atoll-cli-"));
 
 /** Builds an entry the way the monorepo's tests resolve packages: to their TypeScript sources. */
 export async function build(entry: string, dir = tmp()) {
   return buildImage({
     entry,
-    out: path.join(dir, `${path.basename(path.dirname(entry))}-${path.basename(entry, ".ts")}.atoll`),
+    out: path.join(
+      dir,
+      `${path.basename(path.dirname(entry))}-${path.basename(entry, ".ts")}.atoll`,
+    ),
     conditions: ["@atoll/source"],
     cwd: dir,
   });

@@ -5,7 +5,16 @@ import { describe, expect, it } from "vitest";
 // Load the shims without replacing Node's globals: evaluate the module against a bare global.
 const shims = await (async () => {
   const saved: Record<string, PropertyDescriptor | undefined> = {};
-  const names = ["TextEncoder", "TextDecoder", "AbortController", "AbortSignal", "EventTarget", "Event", "DOMException", "queueMicrotask"];
+  const names = [
+    "TextEncoder",
+    "TextDecoder",
+    "AbortController",
+    "AbortSignal",
+    "EventTarget",
+    "Event",
+    "DOMException",
+    "queueMicrotask",
+  ];
   for (const n of names) {
     saved[n] = Object.getOwnPropertyDescriptor(globalThis, n);
     delete (globalThis as Record<string, unknown>)[n];
@@ -36,9 +45,10 @@ describe("the image's TextEncoder and TextDecoder", () => {
         expect(new shims.TextDecoder().decode(bytes)).toBe(expected);
         const streamed = new shims.TextDecoder();
         const at = cut % (bytes.length + 1);
-        expect(streamed.decode(bytes.subarray(0, at), { stream: true }) + streamed.decode(bytes.subarray(at))).toBe(
-          expected,
-        );
+        expect(
+          streamed.decode(bytes.subarray(0, at), { stream: true }) +
+            streamed.decode(bytes.subarray(at)),
+        ).toBe(expected);
       }),
       { seed: 5, numRuns: 1000 },
     );
@@ -51,7 +61,9 @@ describe("the image's TextEncoder and TextDecoder", () => {
       }),
       { seed: 9, numRuns: 300 },
     );
-    expect(() => new shims.TextDecoder("utf-8", { fatal: true }).decode(Uint8Array.of(0xff))).toThrow(TypeError);
+    expect(() =>
+      new shims.TextDecoder("utf-8", { fatal: true }).decode(Uint8Array.of(0xff)),
+    ).toThrow(TypeError);
     expect(() => new shims.TextDecoder("latin1")).toThrow(/only utf-8/);
   });
 });

@@ -13,7 +13,9 @@ describe("rings", () => {
   it("deliver every pushed entry whole and in order, across wrap-arounds", () => {
     fc.assert(
       fc.property(
-        fc.array(fc.oneof(fc.uint8Array({ maxLength: 300 }), fc.constant("drain" as const)), { maxLength: 200 }),
+        fc.array(fc.oneof(fc.uint8Array({ maxLength: 300 }), fc.constant("drain" as const)), {
+          maxLength: 200,
+        }),
         fc.boolean(),
         (ops, copy) => {
           const mem = memory(1024);
@@ -56,7 +58,10 @@ describe("rings", () => {
   it("survive any corruption of the shared words and data, staying in bounds", () => {
     fc.assert(
       fc.property(
-        fc.array(fc.tuple(fc.nat(64 + RING_HEADER_BYTES + 512 + 63), fc.integer()), { minLength: 1, maxLength: 20 }),
+        fc.array(fc.tuple(fc.nat(64 + RING_HEADER_BYTES + 512 + 63), fc.integer()), {
+          minLength: 1,
+          maxLength: 20,
+        }),
         fc.array(fc.uint8Array({ maxLength: 100 }), { maxLength: 10 }),
         (writes, entries) => {
           const mem = memory(512);

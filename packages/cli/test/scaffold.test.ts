@@ -24,15 +24,23 @@ function link(dir: string): void {
 }
 
 function check(dir: string, files: number): void {
-  const tsc = spawnSync(process.execPath, [path.join(root, "node_modules/typescript/bin/tsc"), "--noEmit", "-p", dir], {
-    encoding: "utf8",
-  });
+  const tsc = spawnSync(
+    process.execPath,
+    [path.join(root, "node_modules/typescript/bin/tsc"), "--noEmit", "-p", dir],
+    {
+      encoding: "utf8",
+    },
+  );
   expect(tsc.stdout + tsc.stderr).toBe("");
   expect(tsc.status).toBe(0);
-  const vitest = spawnSync(process.execPath, [path.join(root, "node_modules/vitest/vitest.mjs"), "run", "--root", dir], {
-    encoding: "utf8",
-    env: { ...process.env, NO_COLOR: "1", CI: "1" },
-  });
+  const vitest = spawnSync(
+    process.execPath,
+    [path.join(root, "node_modules/vitest/vitest.mjs"), "run", "--root", dir],
+    {
+      encoding: "utf8",
+      env: { ...process.env, NO_COLOR: "1", CI: "1" },
+    },
+  );
   expect(vitest.status, vitest.stdout + vitest.stderr).toBe(0);
   expect(vitest.stdout).toMatch(new RegExp(`Test Files\\s+${files} passed`));
 }
@@ -45,19 +53,29 @@ describe("atoll new", () => {
     expect(await main(["new", "app", "countdown"], run)).toBe(0);
     expect(run.stdout.text()).toMatch(/^created app countdown in countdown\n {2}package\.json\n/);
     const pkg = JSON.parse(readFileSync(path.join(parent, "countdown/package.json"), "utf8"));
-    expect(pkg.dependencies).toMatchObject({ "@atoll/core": "^0.1.0", "@atoll/platform": "^0.1.0" });
+    expect(pkg.dependencies).toMatchObject({
+      "@atoll/core": "^0.1.0",
+      "@atoll/platform": "^0.1.0",
+    });
     expect(pkg.scripts.image).toBe("atoll build src/unikernel.ts --out dist/countdown.atoll");
     const projects = ["countdown"];
     for (const signature of ["console", "random", "clock"]) {
-      expect(await main(["new", "driver", `my-${signature}`, "--signature", signature], io(parent))).toBe(0);
+      expect(
+        await main(["new", "driver", `my-${signature}`, "--signature", signature], io(parent)),
+      ).toBe(0);
       projects.push(`my-${signature}`);
     }
     for (const p of projects) link(path.join(parent, p));
     // The projects' own tsconfig options, over all of them at once.
-    const options = JSON.parse(readFileSync(path.join(parent, "countdown/tsconfig.json"), "utf8")).compilerOptions;
+    const options = JSON.parse(
+      readFileSync(path.join(parent, "countdown/tsconfig.json"), "utf8"),
+    ).compilerOptions;
     writeFileSync(
       path.join(parent, "tsconfig.json"),
-      JSON.stringify({ compilerOptions: { ...options, typeRoots: [path.join(root, "node_modules/@types")] }, include: projects.flatMap((p) => [`${p}/src`, `${p}/test`]) }),
+      JSON.stringify({
+        compilerOptions: { ...options, typeRoots: [path.join(root, "node_modules/@types")] },
+        include: projects.flatMap((p) => [`${p}/src`, `${p}/test`]),
+      }),
     );
     check(parent, projects.length);
   });
@@ -69,7 +87,9 @@ describe("atoll new", () => {
     expect(bad.stderr.text()).toMatch(/"Bad Name" is not a usable name/);
     const sig = io(parent);
     expect(await main(["new", "driver", "x", "--signature", "gpu"], sig)).toBe(2);
-    expect(sig.stderr.text()).toMatch(/no driver template for "gpu": choose one of console, random, clock/);
+    expect(sig.stderr.text()).toMatch(
+      /no driver template for "gpu": choose one of console, random, clock/,
+    );
     expect(await main(["new", "app", "twice"], io(parent))).toBe(0);
     const again = io(parent);
     expect(await main(["new", "app", "twice"], again)).toBe(2);

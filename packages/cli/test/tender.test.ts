@@ -25,7 +25,10 @@ describe("hello, sealed", () => {
     expect(hello.manifest.name).toBe("hello");
     expect(hello.manifest.slots).toEqual({ console: "atoll.console/1", time: "atoll.time/1" });
     expect(hello.manifest.args.map((a) => a.flag)).toEqual(["hello", "times", "log"]);
-    expect(hello.manifest.args[0]).toMatchObject({ default: "Hello World!", doc: "the greeting to print" });
+    expect(hello.manifest.args[0]).toMatchObject({
+      default: "Hello World!",
+      doc: "the greeting to print",
+    });
   });
 
   it("is inspected without running, for people and as JSON", async () => {
@@ -53,7 +56,9 @@ describe("hello, sealed", () => {
     expect(helpRun.stdout.text()).toContain("--hello=TEXT");
     const bad = io(dir);
     expect(await main(["run", hello.path, "--", "--times=lots"], bad)).toBe(2);
-    expect(bad.stderr.text()).toMatch(/hello: --times: expected an integer between 0 and 1000000, got "lots"/);
+    expect(bad.stderr.text()).toMatch(
+      /hello: --times: expected an integer between 0 and 1000000, got "lots"/,
+    );
   });
 });
 
@@ -61,7 +66,11 @@ describe("exit status, as Solo5", () => {
   const run = async (how: string, extra: string[] = []) => {
     const out = new Capture();
     const err = new Capture();
-    const result = await runImage(exits.path, { argv: [`--how=${how}`, ...extra], stdout: out, stderr: err });
+    const result = await runImage(exits.path, {
+      argv: [`--how=${how}`, ...extra],
+      stdout: out,
+      stderr: err,
+    });
     return { ...result, out: out.text(), err: err.text() };
   };
 
@@ -88,8 +97,13 @@ describe("exit status, as Solo5", () => {
   it("stops a serving image on request, running its cleanup", async () => {
     const { startImage } = await import("../src/index.js");
     const out = new Capture();
-    const running = await startImage(exits.path, { argv: ["--how=serve"], stdout: out, stderr: new Capture() });
-    for (let i = 0; i < 200 && !out.text().includes("tick"); i++) await new Promise((r) => setTimeout(r, 10));
+    const running = await startImage(exits.path, {
+      argv: ["--how=serve"],
+      stdout: out,
+      stderr: new Capture(),
+    });
+    for (let i = 0; i < 200 && !out.text().includes("tick"); i++)
+      await new Promise((r) => setTimeout(r, 10));
     running.stop();
     const result = await running.done;
     expect(result.status).toBe(0);
@@ -112,7 +126,9 @@ describe("exit status, as Solo5", () => {
   it("serves clocks, time and random from the tender, and no ambient time or randomness", async () => {
     const r = await run("clocks");
     expect(r.status).toBe(0);
-    expect(r.out).toContain("elapsed>=20ms:true year>=2024:true random:16:true Date.now:NaN new Date:Invalid Date");
+    expect(r.out).toContain(
+      "elapsed>=20ms:true year>=2024:true random:16:true Date.now:NaN new Date:Invalid Date",
+    );
     expect(r.out).toContain("Math.random: Math.random is not available in a sealed image");
   });
 });
@@ -126,47 +142,80 @@ describe("attachment errors, before anything starts (exit 2)", () => {
   };
 
   it("rejects a missing slot", () =>
-    fails(["run", devices.path, "--block:disk=x.img"], /slot "service" \(atoll\.netif\/1\) is not attached: give --net:service=tapN\|switch:NAME/));
+    fails(
+      ["run", devices.path, "--block:disk=x.img"],
+      /slot "service" \(atoll\.netif\/1\) is not attached: give --net:service=tapN\|switch:NAME/,
+    ));
 
   it("rejects an unknown slot", () =>
-    fails(["run", hello.path, "--net:uplink=switch:lan"], /unknown slot "uplink" \(--net:uplink\): hello has slots "console", "time"/));
+    fails(
+      ["run", hello.path, "--net:uplink=switch:lan"],
+      /unknown slot "uplink" \(--net:uplink\): hello has slots "console", "time"/,
+    ));
 
   it("rejects a slot of the wrong type", () =>
-    fails(["run", devices.path, "--block:service=disk.img", "--block:disk=x.img"], /slot "service" is a network slot \(atoll\.netif\/1\), not a block slot/));
+    fails(
+      ["run", devices.path, "--block:service=disk.img", "--block:disk=x.img"],
+      /slot "service" is a network slot \(atoll\.netif\/1\), not a block slot/,
+    ));
 
   it("rejects attaching a slot the tender provides itself", () =>
-    fails(["run", hello.path, "--block:time=x.img"], /slot "time" is a timer slot \(atoll\.time\/1\), which the tender provides itself/));
+    fails(
+      ["run", hello.path, "--block:time=x.img"],
+      /slot "time" is a timer slot \(atoll\.time\/1\), which the tender provides itself/,
+    ));
 
   it("rejects a malformed network attachment", () =>
-    fails(["run", devices.path, "--net:service=eth0", "--block:disk=x.img"], /--net:service=eth0: expected tapN/));
+    fails(
+      ["run", devices.path, "--net:service=eth0", "--block:disk=x.img"],
+      /--net:service=eth0: expected tapN/,
+    ));
 
   it("reports a block image it cannot open", () =>
-    fails(["run", devices.path, "--net:service=switch:lan", "--block:disk=/nonexistent/disk.img"], /slot "disk": ENOENT/));
+    fails(
+      ["run", devices.path, "--net:service=switch:lan", "--block:disk=/nonexistent/disk.img"],
+      /slot "disk": ENOENT/,
+    ));
 
   it("rejects a corrupt image", () => {
     const corrupt = path.join(dir, "corrupt.atoll");
     const text = readFileSync(hello.path, "utf8");
     const at = text.lastIndexOf("Hello World!"); // in the code, after the manifest
     writeFileSync(corrupt, `${text.slice(0, at)}Hello Wörld!${text.slice(at + 12)}`);
-    return fails(["run", corrupt], /corrupt\.atoll is corrupt: its code does not match the SHA-256 in its manifest/);
+    return fails(
+      ["run", corrupt],
+      /corrupt\.atoll is corrupt: its code does not match the SHA-256 in its manifest/,
+    );
   });
 
   it("rejects a file that is not an image", () => {
     const notImage = path.join(dir, "not-image.atoll");
     writeFileSync(notImage, "export default 1;\n");
-    return fails(["run", notImage], /not a usable Atoll image: it does not start with an Atoll image header/);
+    return fails(
+      ["run", notImage],
+      /not a usable Atoll image: it does not start with an Atoll image header/,
+    );
   });
 
   it("rejects an image built for a newer ABI", () => {
     const newer = path.join(dir, "newer.atoll");
     writeFileSync(newer, readFileSync(hello.path, "utf8").replace('"abi":1,', '"abi":2,'));
-    return fails(["run", newer], /built for boundary ABI 2, and this tender speaks ABI 1: upgrade @atoll\/cli/);
+    return fails(
+      ["run", newer],
+      /built for boundary ABI 2, and this tender speaks ABI 1: upgrade @atoll\/cli/,
+    );
   });
 
   it("rejects an image whose slot needs a signature this tender cannot serve", () => {
     const newer = path.join(dir, "newer-slot.atoll");
-    writeFileSync(newer, readFileSync(hello.path, "utf8").replace('"time":"atoll.time/1"', '"time":"atoll.time/2"'));
-    return fails(["run", newer], /slot "time" needs atoll\.time\/2, which this tender cannot serve/);
+    writeFileSync(
+      newer,
+      readFileSync(hello.path, "utf8").replace('"time":"atoll.time/1"', '"time":"atoll.time/2"'),
+    );
+    return fails(
+      ["run", newer],
+      /slot "time" needs atoll\.time\/2, which this tender cannot serve/,
+    );
   });
 
   it("rejects a bad --mem and unknown options", async () => {
@@ -190,7 +239,16 @@ function testNetif() {
     listen(l) {
       listener = l;
     },
-    stats: { rxBytes: 0, rxPackets: 0, rxDropped: 0, rxErrors: 0, txBytes: 0, txPackets: 0, txDropped: 0, txErrors: 0 },
+    stats: {
+      rxBytes: 0,
+      rxPackets: 0,
+      rxDropped: 0,
+      rxErrors: 0,
+      txBytes: 0,
+      txPackets: 0,
+      txDropped: 0,
+      txErrors: 0,
+    },
   };
   return { netif, sent, inject: (frame: Uint8Array) => listener?.(frame) };
 }
@@ -209,7 +267,8 @@ describe("network and block slots", () => {
       stdout: out,
       stderr: new Capture(),
     });
-    for (let i = 0; i < 100 && !out.text().includes("listening"); i++) await new Promise((r) => setTimeout(r, 20));
+    for (let i = 0; i < 100 && !out.text().includes("listening"); i++)
+      await new Promise((r) => setTimeout(r, 20));
     const frames = [0, 1, 2].map((n) => {
       const f = new Uint8Array(60 + n * 500);
       f.set([2, 0, 0, 0, 0, 2], 0); // destination: the image

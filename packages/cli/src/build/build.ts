@@ -54,7 +54,11 @@ export interface HostNeed {
 /** The entry cannot be sealed. `needs` lists host resources, with their import chains. */
 export class BuildError extends AtollError {
   readonly needs: readonly HostNeed[];
-  constructor(code: "ATOLL_BUILD_HOST" | "ATOLL_BUILD_FAILED", message: string, needs: readonly HostNeed[] = []) {
+  constructor(
+    code: "ATOLL_BUILD_HOST" | "ATOLL_BUILD_FAILED",
+    message: string,
+    needs: readonly HostNeed[] = [],
+  ) {
     super(code, message);
     this.needs = needs;
   }
@@ -94,9 +98,13 @@ function runtimeFile(name: "index" | "realm"): string {
   const here = fileURLToPath(import.meta.url);
   const candidates = here.endsWith(".ts")
     ? [path.join(path.dirname(here), "..", "image", `${name}.ts`)]
-    : [path.join(path.dirname(here), "image", `${name}.js`), path.join(path.dirname(here), "..", "image", `${name}.js`)];
+    : [
+        path.join(path.dirname(here), "image", `${name}.js`),
+        path.join(path.dirname(here), "..", "image", `${name}.js`),
+      ];
   const found = candidates.find((c) => existsSync(c));
-  if (found === undefined) throw new Error(`@atoll/cli is incomplete: image/${name} not found near ${here}`);
+  if (found === undefined)
+    throw new Error(`@atoll/cli is incomplete: image/${name} not found near ${here}`);
   return found;
 }
 
@@ -115,7 +123,8 @@ interface Pass {
 export async function buildImage(options: BuildOptions): Promise<BuildResult> {
   const cwd = path.resolve(options.cwd ?? process.cwd());
   const entry = path.resolve(cwd, options.entry);
-  if (!existsSync(entry)) throw new BuildError("ATOLL_BUILD_FAILED", `${options.entry}: no such file`);
+  if (!existsSync(entry))
+    throw new BuildError("ATOLL_BUILD_FAILED", `${options.entry}: no such file`);
   const realm = runtimeFile("realm");
   const runtime = runtimeFile("index");
   const show = (file: string) => path.relative(cwd, file) || file;
@@ -166,17 +175,28 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
   const out = path.resolve(cwd, options.out ?? `${description.name}.atoll`);
   mkdirSync(path.dirname(out), { recursive: true });
   writeFileSync(out, text);
-  return { path: out, manifest, bytes: Buffer.byteLength(text), gzipBytes: gzipSync(text, { level: 9 }).length };
+  return {
+    path: out,
+    manifest,
+    bytes: Buffer.byteLength(text),
+    gzipBytes: gzipSync(text, { level: 9 }).length,
+  };
 }
 
-async function bundle(cwd: string, wrapper: string, options: BuildOptions, minify: boolean): Promise<Pass> {
+async function bundle(
+  cwd: string,
+  wrapper: string,
+  options: BuildOptions,
+  minify: boolean,
+): Promise<Pass> {
   const found: Found[] = [];
   const packageEntries = new Map<string, Record<string, string> | undefined>();
   const hostCheck: esbuild.Plugin = {
     name: "atoll-host-check",
     setup(build) {
       build.onResolve({ filter: /^[^./]/ }, async (args) => {
-        if ((args.pluginData as { lookup?: boolean } | undefined)?.lookup === true) return undefined;
+        if ((args.pluginData as { lookup?: boolean } | undefined)?.lookup === true)
+          return undefined;
         if (nodeBuiltins.has(args.path)) {
           const what = args.path.startsWith("node:") ? args.path : `node:${args.path}`;
           found.push({ what, spec: args.path, kind: "module", importer: args.importer });
@@ -194,13 +214,22 @@ async function bundle(cwd: string, wrapper: string, options: BuildOptions, minif
           });
           entries =
             resolved.errors.length === 0
-              ? (JSON.parse(readFileSync(resolved.path, "utf8")) as { atoll?: { entries?: Record<string, string> } }).atoll?.entries
+              ? (
+                  JSON.parse(readFileSync(resolved.path, "utf8")) as {
+                    atoll?: { entries?: Record<string, string> };
+                  }
+                ).atoll?.entries
               : undefined;
           packageEntries.set(pkg!, entries);
         }
         const kind = entries?.[`./${sub}`];
         if (kind === "node" || kind === "test") {
-          found.push({ what: args.path, spec: args.path, kind: "host-driver", importer: args.importer });
+          found.push({
+            what: args.path,
+            spec: args.path,
+            kind: "host-driver",
+            importer: args.importer,
+          });
           return { path: args.path, external: true, sideEffects: false };
         }
         return undefined;
@@ -210,7 +239,12 @@ async function bundle(cwd: string, wrapper: string, options: BuildOptions, minif
   let result: esbuild.BuildResult<{ write: false; metafile: true }>;
   try {
     result = await esbuild.build({
-      stdin: { contents: wrapper, resolveDir: cwd, sourcefile: "atoll-image-entry.js", loader: "js" },
+      stdin: {
+        contents: wrapper,
+        resolveDir: cwd,
+        sourcefile: "atoll-image-entry.js",
+        loader: "js",
+      },
       absWorkingDir: cwd,
       bundle: true,
       write: false,
@@ -240,7 +274,9 @@ async function bundle(cwd: string, wrapper: string, options: BuildOptions, minif
     );
     throw new BuildError(
       "ATOLL_BUILD_FAILED",
-      lines.length > 0 ? `the bundle failed:\n  ${lines.join("\n  ")}` : String((error as Error).message),
+      lines.length > 0
+        ? `the bundle failed:\n  ${lines.join("\n  ")}`
+        : String((error as Error).message),
     );
   }
   const js = result.outputFiles.find((f) => f.path.endsWith(".js"))!;
@@ -260,7 +296,9 @@ function hostNeeds(
 ): HostNeed[] {
   const chainTo = chains(metafile);
   const rel = (file: string) => (path.isAbsolute(file) ? path.relative(cwd, file) : file);
-  const output = Object.values(metafile.outputs).find((o) => o.entryPoint !== undefined) ?? Object.values(metafile.outputs)[0];
+  const output =
+    Object.values(metafile.outputs).find((o) => o.entryPoint !== undefined) ??
+    Object.values(metafile.outputs)[0];
   const kept = new Set((output?.imports ?? []).filter((i) => i.external).map((i) => i.path));
   const needs: HostNeed[] = [];
   const seen = new Set<string>();
@@ -270,7 +308,11 @@ function hostNeeds(
     const key = `${f.what}@${importer}`;
     if (seen.has(key)) continue;
     seen.add(key);
-    needs.push({ what: f.what, kind: f.kind, chain: [...(chainTo(importer) ?? [importer]), f.what] });
+    needs.push({
+      what: f.what,
+      kind: f.kind,
+      chain: [...(chainTo(importer) ?? [importer]), f.what],
+    });
   }
   if (mapText !== undefined) {
     const lookup = sourceMapLookup(JSON.parse(mapText));
@@ -281,7 +323,8 @@ function hostNeeds(
       let line = 0;
       while (line + 1 < lineStarts.length && lineStarts[line + 1]! <= match.index) line++;
       const at = lookup(line, match.index - lineStarts[line]!);
-      const source = at === undefined ? undefined : path.relative(cwd, path.resolve(cwd, at.source));
+      const source =
+        at === undefined ? undefined : path.relative(cwd, path.resolve(cwd, at.source));
       const key = `${name}@${source}:${at?.line}`;
       if (seen.has(key)) continue;
       seen.add(key);
@@ -315,7 +358,12 @@ function chains(metafile: esbuild.Metafile): (input: string) => string[] | undef
   return (input) => {
     if (!previous.has(input)) return undefined;
     const chain: string[] = [];
-    for (let at: string | undefined = input; at !== undefined && at !== start; at = previous.get(at)) chain.unshift(at);
+    for (
+      let at: string | undefined = input;
+      at !== undefined && at !== start;
+      at = previous.get(at)
+    )
+      chain.unshift(at);
     return chain;
   };
 }
@@ -340,8 +388,11 @@ function hostError(needs: readonly HostNeed[]): BuildError {
 /** Evaluates the describe bundle in an empty realm (as the tender would) and reads its JSON. */
 function evaluateDescription(code: string, entry: string): ImageDescription {
   const script = toScript(code);
-  if (script === undefined) throw new BuildError("ATOLL_BUILD_FAILED", "the bundle has no default export");
-  const context = vm.createContext(vm.constants.DONT_CONTEXTIFY, { codeGeneration: { strings: true, wasm: false } });
+  if (script === undefined)
+    throw new BuildError("ATOLL_BUILD_FAILED", "the bundle has no default export");
+  const context = vm.createContext(vm.constants.DONT_CONTEXTIFY, {
+    codeGeneration: { strings: true, wasm: false },
+  });
   vm.runInContext(lockdownSource(), context);
   const guarded = `(function(){try{${script};return JSON.stringify({ok:globalThis[Symbol.for("atoll.start")]})}catch(e){return JSON.stringify({error:String(e&&e.message||e)})}})()`;
   let out: unknown;
@@ -350,9 +401,13 @@ function evaluateDescription(code: string, entry: string): ImageDescription {
   } catch {
     throw new BuildError("ATOLL_BUILD_FAILED", `${entry} did not finish evaluating within 10 s`);
   }
-  const result = typeof out === "string" ? (JSON.parse(out) as { ok?: unknown; error?: string }) : {};
+  const result =
+    typeof out === "string" ? (JSON.parse(out) as { ok?: unknown; error?: string }) : {};
   if (typeof result.ok !== "string")
-    throw new BuildError("ATOLL_BUILD_FAILED", `${entry} cannot be sealed: ${result.error ?? "it evaluated to nothing"}`);
+    throw new BuildError(
+      "ATOLL_BUILD_FAILED",
+      `${entry} cannot be sealed: ${result.error ?? "it evaluated to nothing"}`,
+    );
   return JSON.parse(result.ok) as ImageDescription;
 }
 
@@ -360,7 +415,8 @@ function packageVersion(file: string): string {
   for (let dir = path.dirname(file); ; dir = path.dirname(dir)) {
     const candidate = path.join(dir, "package.json");
     if (existsSync(candidate)) {
-      const version = (JSON.parse(readFileSync(candidate, "utf8")) as { version?: unknown }).version;
+      const version = (JSON.parse(readFileSync(candidate, "utf8")) as { version?: unknown })
+        .version;
       return typeof version === "string" ? version : "0.0.0";
     }
     if (path.dirname(dir) === dir) return "0.0.0";

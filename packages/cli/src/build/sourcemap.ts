@@ -16,13 +16,13 @@ export interface OriginalPosition {
 }
 
 /** Decodes the mappings once; `lookup(line, column)` (0-based, generated) finds the original position. */
-export function sourceMapLookup(map: SourceMap): (line: number, column: number) => OriginalPosition | undefined {
+export function sourceMapLookup(
+  map: SourceMap,
+): (line: number, column: number) => OriginalPosition | undefined {
   // Per generated line: [column, source, line] triples, in column order.
   const lines: number[][] = [];
   let source = 0;
   let origLine = 0;
-  let origColumn = 0;
-  let name = 0;
   for (const text of map.mappings.split(";")) {
     const segments: number[] = [];
     let column = 0;
@@ -45,8 +45,6 @@ export function sourceMapLookup(map: SourceMap): (line: number, column: number) 
       if (fields.length >= 4) {
         source += fields[1]!;
         origLine += fields[2]!;
-        origColumn += fields[3]!;
-        if (fields.length >= 5) name += fields[4]!;
         segments.push(column, source, origLine);
       }
     }

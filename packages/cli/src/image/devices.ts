@@ -5,7 +5,14 @@
 
 import { MonotonicClock, sleepWith, Time, WallClock } from "@atoll/clock";
 import { Console } from "@atoll/console";
-import { type AnyDriver, AtollError, DisconnectedError, type Device, driver, signature } from "@atoll/core";
+import {
+  type AnyDriver,
+  AtollError,
+  type Device,
+  DisconnectedError,
+  driver,
+  signature,
+} from "@atoll/core";
 import { ChaCha20Stream, Random, RandomSource } from "@atoll/entropy";
 import { Netif, type NetifStats } from "@atoll/netif";
 import {
@@ -35,7 +42,8 @@ class InputQueue {
     this.#wake?.();
   }
   async *read(): AsyncGenerator<Uint8Array> {
-    if (this.#reading) throw new AtollError("ATOLL_CONSOLE_INPUT_BUSY", "console input already has a reader");
+    if (this.#reading)
+      throw new AtollError("ATOLL_CONSOLE_INPUT_BUSY", "console input already has a reader");
     this.#reading = true;
     try {
       for (;;) {
@@ -109,7 +117,10 @@ export const timeSlot: SlotFactory = (_slot, machine) => {
         live.add(timer);
         return timer;
       };
-      return { setTimer, sleep: (ns: number, signal?: AbortSignal) => sleepWith(setTimer, ns, signal) };
+      return {
+        setTimer,
+        sleep: (ns: number, signal?: AbortSignal) => sleepWith(setTimer, ns, signal),
+      };
     },
     disconnect() {
       for (const timer of live) timer.cancel();
@@ -118,7 +129,8 @@ export const timeSlot: SlotFactory = (_slot, machine) => {
   });
 };
 
-const fromHex = (hex: string) => Uint8Array.from(hex.match(/../g) ?? [], (h) => Number.parseInt(h, 16));
+const fromHex = (hex: string) =>
+  Uint8Array.from(hex.match(/../g) ?? [], (h) => Number.parseInt(h, 16));
 
 /** ChaCha20 keyed with 32 bytes the tender drew from the host's CSPRNG at boot. */
 class BoundaryRandom extends RandomSource {
@@ -256,7 +268,10 @@ const blockErrors: Record<number, [string, string]> = {
   [BlockStatus.outOfRange]: ["ATOLL_BLOCK_OUT_OF_RANGE", "the request is outside the device"],
   [BlockStatus.readOnly]: ["ATOLL_BLOCK_READ_ONLY", "the device is read-only"],
   [BlockStatus.invalid]: ["ATOLL_BLOCK_INVALID", "the tender refused a malformed request"],
-  [BlockStatus.unsupported]: ["ATOLL_BLOCK_UNSUPPORTED", "the device does not support this request"],
+  [BlockStatus.unsupported]: [
+    "ATOLL_BLOCK_UNSUPPORTED",
+    "the device does not support this request",
+  ],
 };
 
 interface Pending {
@@ -316,7 +331,8 @@ class BoundaryBlock implements Block {
         "ATOLL_BLOCK_OUT_OF_RANGE",
         `sectors ${sector}..${sector + count} are outside the device (${sectorCount} sectors)`,
       );
-    if (write && !readWrite) throw new AtollError("ATOLL_BLOCK_READ_ONLY", "the device is read-only");
+    if (write && !readWrite)
+      throw new AtollError("ATOLL_BLOCK_READ_ONLY", "the device is read-only");
     return list;
   }
 
@@ -354,15 +370,31 @@ class BoundaryBlock implements Block {
   discard(sector: number, count: number): Promise<void> {
     if (!this.#connected) return Promise.reject(new DisconnectedError("block"));
     const { sectorCount, readWrite } = this.#info;
-    if (!Number.isSafeInteger(sector) || !Number.isSafeInteger(count) || sector < 0 || count < 0 || sector + count > sectorCount)
+    if (
+      !Number.isSafeInteger(sector) ||
+      !Number.isSafeInteger(count) ||
+      sector < 0 ||
+      count < 0 ||
+      sector + count > sectorCount
+    )
       return Promise.reject(
-        new AtollError("ATOLL_BLOCK_OUT_OF_RANGE", `sectors ${sector}..${sector + count} are outside the device (${sectorCount} sectors)`),
+        new AtollError(
+          "ATOLL_BLOCK_OUT_OF_RANGE",
+          `sectors ${sector}..${sector + count} are outside the device (${sectorCount} sectors)`,
+        ),
       );
-    if (!readWrite) return Promise.reject(new AtollError("ATOLL_BLOCK_READ_ONLY", "the device is read-only"));
+    if (!readWrite)
+      return Promise.reject(new AtollError("ATOLL_BLOCK_READ_ONLY", "the device is read-only"));
     return this.#submit(BlockOp.discard, sector, count, undefined, undefined);
   }
 
-  #submit(op: number, sector: number, length: number, data: Uint8Array | undefined, target: Uint8Array | undefined): Promise<void> {
+  #submit(
+    op: number,
+    sector: number,
+    length: number,
+    data: Uint8Array | undefined,
+    target: Uint8Array | undefined,
+  ): Promise<void> {
     return new Promise((resolve, reject) => {
       const id = this.#nextId;
       this.#nextId = (this.#nextId % 0x7fffffff) + 1;
@@ -395,13 +427,18 @@ class BoundaryBlock implements Block {
       if (p === undefined) return;
       this.#inflight.delete(id);
       if (status !== BlockStatus.ok) {
-        const [code, message] = blockErrors[status] ?? ["ATOLL_BLOCK_IO", `the host failed the request (status ${status})`];
+        const [code, message] = blockErrors[status] ?? [
+          "ATOLL_BLOCK_IO",
+          `the host failed the request (status ${status})`,
+        ];
         p.reject(new AtollError(code, message));
         return;
       }
       if (p.op === BlockOp.read) {
         if (length !== p.length || entry.length < BLOCK_RESPONSE_HEADER + length) {
-          p.reject(new AtollError("ATOLL_BLOCK_IO", "the tender answered a read with the wrong length"));
+          p.reject(
+            new AtollError("ATOLL_BLOCK_IO", "the tender answered a read with the wrong length"),
+          );
           return;
         }
         p.target!.set(entry.subarray(BLOCK_RESPONSE_HEADER, BLOCK_RESPONSE_HEADER + length));

@@ -100,7 +100,9 @@ export function slotsOf(entry: ImageEntry): Record<string, string> {
   const add = (name: string, id: string, who: string) => {
     const seen = slots[name];
     if (seen !== undefined && seen !== id)
-      throw new TypeError(`slot "${name}" is needed as ${seen} and as ${id} (by ${who}); rename one`);
+      throw new TypeError(
+        `slot "${name}" is needed as ${seen} and as ${id} (by ${who}); rename one`,
+      );
     slots[name] = id;
   };
   for (const [key, value] of Object.entries(entry.bindings))
@@ -174,7 +176,9 @@ export function bootImage(
       for (const slot of machine.boot.slots) {
         const factory = factories[slot.kind];
         if (factory === undefined)
-          throw new TypeError(`the tender attached slot "${slot.name}" as ${slot.kind}, which this image cannot use`);
+          throw new TypeError(
+            `the tender attached slot "${slot.name}" as ${slot.kind}, which this image cannot use`,
+          );
         bindings[slot.name] = factory(slot, machine);
       }
       void run(machine, entry.functor(bindings as never), machine.boot.argv);
@@ -228,7 +232,9 @@ function report(machine: Machine, name: string, error: unknown): void {
     machine.write(`${name}: ${error.message}\nTry -- --help for the list of arguments.\n`, true);
   } else if (isAtollError(error)) {
     const cause =
-      error.cause instanceof Error && !isAtollError(error.cause) ? `\n${describe(error.cause)}` : "";
+      error.cause instanceof Error && !isAtollError(error.cause)
+        ? `\n${describe(error.cause)}`
+        : "";
     machine.write(`${name}: ${error.message} [${error.code}]${cause}\n`, true);
   } else {
     machine.write(`${name}: ${describe(error)}\n`, true);

@@ -71,7 +71,9 @@ export class Machine {
     this.floats = new Float64Array(memory);
     if (this.words[Word.magic] !== MAGIC) throw new Error("not an Atoll boundary memory");
     if (this.words[Word.abi] !== ABI_VERSION)
-      throw new Error(`the tender speaks ABI ${this.words[Word.abi]}, this image ABI ${ABI_VERSION}`);
+      throw new Error(
+        `the tender speaks ABI ${this.words[Word.abi]}, this image ABI ${ABI_VERSION}`,
+      );
     const offset = this.words[Word.bootOffset]!;
     const length = this.words[Word.bootLength]!;
     const json = new TextDecoder().decode(new Uint8Array(memory, offset, length).slice());

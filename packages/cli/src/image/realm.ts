@@ -21,7 +21,11 @@ class EventShim {
 class EventTargetShim {
   #listeners = new Map<string, Array<{ listener: Listener; once: boolean }>>();
 
-  addEventListener(type: string, listener: Listener | null, options?: { once?: boolean } | boolean) {
+  addEventListener(
+    type: string,
+    listener: Listener | null,
+    options?: { once?: boolean } | boolean,
+  ) {
     if (listener == null) return;
     const list = this.#listeners.get(type) ?? [];
     if (list.some((l) => l.listener === listener)) return;
@@ -72,7 +76,9 @@ class AbortSignalShim extends EventTargetShim {
     if (this.aborted) return;
     this.aborted = true;
     this.reason =
-      reason === undefined ? new DOMExceptionShim("This operation was aborted", "AbortError") : reason;
+      reason === undefined
+        ? new DOMExceptionShim("This operation was aborted", "AbortError")
+        : reason;
     this.dispatchEvent(new EventShim("abort"));
   }
 

@@ -32,7 +32,9 @@ const pascal = (name: string) => camel(name).replace(/^\w/, (c) => c.toUpperCase
 
 function checkName(name: string): void {
   if (!/^[a-z][a-z0-9-]*$/.test(name))
-    throw new ScaffoldError(`"${name}" is not a usable name: lower-case letters, digits and dashes, starting with a letter`);
+    throw new ScaffoldError(
+      `"${name}" is not a usable name: lower-case letters, digits and dashes, starting with a letter`,
+    );
 }
 
 function write(dir: string, files: Record<string, string>): Scaffolded {
@@ -191,7 +193,10 @@ const templates: Record<string, SignatureTemplate> = {
     signature: "Console",
     conformance: "consoleConformance",
     imports: 'import { Console } from "@atoll/console";',
-    implementation: (Name, name) => `/** A console that hands every byte written to \`sink\`, and reads input fed with \`feed\`. */
+    implementation: (
+      Name,
+      name,
+    ) => `/** A console that hands every byte written to \`sink\`, and reads input fed with \`feed\`. */
 export class ${Name}Console implements Console {
   readonly #sink: (bytes: Uint8Array) => void;
   readonly #chunks: Uint8Array[] = [];
@@ -267,7 +272,10 @@ export const ${camel(name)} = (options: ${Name}Options = {}) =>
     signature: "Random",
     conformance: "randomConformance",
     imports: 'import { ChaCha20Stream, Random, RandomSource } from "@atoll/entropy";',
-    implementation: (Name, name) => `/** Random bytes from a ChaCha20 keystream under a 32-byte key (replace with your generator). */
+    implementation: (
+      Name,
+      name,
+    ) => `/** Random bytes from a ChaCha20 keystream under a 32-byte key (replace with your generator). */
 export class ${Name}Random extends RandomSource {
   readonly #stream: ChaCha20Stream;
   constructor(key: Uint8Array) {
@@ -297,7 +305,10 @@ export const ${camel(name)} = (key: Uint8Array) =>
     signature: "MonotonicClock",
     conformance: "monotonicClockConformance",
     imports: 'import { MonotonicClock } from "@atoll/clock";',
-    implementation: (Name, name) => `/** A monotonic clock over a nanosecond source (replace \`source\` with your hardware's). */
+    implementation: (
+      Name,
+      name,
+    ) => `/** A monotonic clock over a nanosecond source (replace \`source\` with your hardware's). */
 export class ${Name}Clock implements MonotonicClock {
   #last = 0;
   constructor(private readonly source: () => number) {}

@@ -24,7 +24,10 @@ export function loadImage(path: string): ParsedImage {
   try {
     text = readFileSync(path, "utf8");
   } catch (error) {
-    const reason = (error as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : String((error as Error).message);
+    const reason =
+      (error as NodeJS.ErrnoException).code === "ENOENT"
+        ? "no such file"
+        : String((error as Error).message);
     throw new ImageError("ATOLL_IMAGE_INVALID", path, `cannot read ${path}: ${reason}`);
   }
   return checkImage(path, text);
@@ -47,7 +50,11 @@ export function checkImage(path: string, text: string): ParsedImage {
       `${path} is corrupt: its code does not match the SHA-256 in its manifest`,
     );
   if (toScript(code) === undefined)
-    throw new ImageError("ATOLL_IMAGE_INVALID", path, `${path} is corrupt: its code has no start function`);
+    throw new ImageError(
+      "ATOLL_IMAGE_INVALID",
+      path,
+      `${path} is corrupt: its code has no start function`,
+    );
   return parsed;
 }
 

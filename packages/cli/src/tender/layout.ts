@@ -26,9 +26,24 @@ export const RingSizes = {
 export const BLOCK_MAX_IO = 64 * 1024;
 
 export type SlotSpec =
-  | { readonly kind: "console" | "clock" | "wallclock" | "time"; readonly name: string; readonly signature: string }
-  | { readonly kind: "random"; readonly name: string; readonly signature: string; readonly seed: string }
-  | { readonly kind: "net"; readonly name: string; readonly signature: string; readonly mac: string; readonly mtu: number }
+  | {
+      readonly kind: "console" | "clock" | "wallclock" | "time";
+      readonly name: string;
+      readonly signature: string;
+    }
+  | {
+      readonly kind: "random";
+      readonly name: string;
+      readonly signature: string;
+      readonly seed: string;
+    }
+  | {
+      readonly kind: "net";
+      readonly name: string;
+      readonly signature: string;
+      readonly mac: string;
+      readonly mtu: number;
+    }
   | {
       readonly kind: "block";
       readonly name: string;
@@ -63,12 +78,25 @@ export function layoutMemory(
       case "net":
         return { ...spec, index, tx: ring(RingSizes.net), rx: ring(RingSizes.net) };
       case "block":
-        return { ...spec, index, maxIo: BLOCK_MAX_IO, req: ring(RingSizes.block), resp: ring(RingSizes.block) };
+        return {
+          ...spec,
+          index,
+          maxIo: BLOCK_MAX_IO,
+          req: ring(RingSizes.block),
+          resp: ring(RingSizes.block),
+        };
       default:
         return { ...spec, index };
     }
   });
-  const boot: BootInfo = { abi: ABI_VERSION, argv, wallEpochMs, tzOffsetSeconds, console, slots: bootSlots };
+  const boot: BootInfo = {
+    abi: ABI_VERSION,
+    argv,
+    wallEpochMs,
+    tzOffsetSeconds,
+    console,
+    slots: bootSlots,
+  };
   const json = new TextEncoder().encode(JSON.stringify(boot));
   const bootOffset = at;
   const size = (bootOffset + json.length + 63) & ~63;

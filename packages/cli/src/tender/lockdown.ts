@@ -11,11 +11,11 @@
  * - `Math.random` throws: randomness comes from the Random slot.
  */
 export function lockdownRealm(): void {
-  "use strict";
   const g = globalThis as Record<string, unknown>;
   for (const name of ["console", "WebAssembly", "Intl"]) delete g[name];
 
   const HostDate = Date;
+  // biome-ignore lint/suspicious/noShadowRestrictedNames: the tamed constructor keeps the name Date
   const TamedDate = function Date(this: unknown, ...args: unknown[]) {
     if (new.target === undefined) return "Invalid Date";
     return Reflect.construct(HostDate, args.length === 0 ? [Number.NaN] : args, new.target);

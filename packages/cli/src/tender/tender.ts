@@ -41,7 +41,12 @@ import { type VcpuBoot, type VcpuData, VcpuExit, vcpuModuleSource } from "./vcpu
 export class AttachError extends AtollError {
   readonly problems: readonly string[];
   constructor(code: "ATOLL_SLOT_INVALID" | "ATOLL_ATTACH_FAILED", problems: readonly string[]) {
-    super(code, problems.length === 1 ? problems[0]! : `${problems.length} problems:\n  ${problems.join("\n  ")}`);
+    super(
+      code,
+      problems.length === 1
+        ? problems[0]!
+        : `${problems.length} problems:\n  ${problems.join("\n  ")}`,
+    );
     this.problems = problems;
   }
 }
@@ -108,7 +113,10 @@ export function checkAttachments(image: ParsedImage, attachments: Attachments): 
   const given = new Map<string, "net" | "block" | "kv">();
   for (const kind of ["net", "block", "kv"] as const)
     for (const slot of Object.keys(attachments[kind] ?? {})) {
-      if (given.has(slot)) problems.push(`slot "${slot}" is attached twice (--${given.get(slot)}:${slot} and --${kind}:${slot})`);
+      if (given.has(slot))
+        problems.push(
+          `slot "${slot}" is attached twice (--${given.get(slot)}:${slot} and --${kind}:${slot})`,
+        );
       given.set(slot, kind);
     }
   const list = Object.keys(slots);
@@ -122,9 +130,13 @@ export function checkAttachments(image: ParsedImage, attachments: Attachments): 
     }
     const slotKind = slotKinds[id]!;
     if (kind === "kv") {
-      problems.push(`slot "${slot}" is a ${kindWords[slotKind]} slot (${id}); kv slots are not part of boundary ABI 1`);
+      problems.push(
+        `slot "${slot}" is a ${kindWords[slotKind]} slot (${id}); kv slots are not part of boundary ABI 1`,
+      );
     } else if (providedKinds.has(slotKind)) {
-      problems.push(`slot "${slot}" is a ${kindWords[slotKind]} slot (${id}), which the tender provides itself: drop --${kind}:${slot}`);
+      problems.push(
+        `slot "${slot}" is a ${kindWords[slotKind]} slot (${id}), which the tender provides itself: drop --${kind}:${slot}`,
+      );
     } else if (slotKind !== kind) {
       problems.push(
         `slot "${slot}" is a ${kindWords[slotKind]} slot (${id}), not a ${kindWords[kind]} slot: attach it with --${slotKind}:${slot}=${slotKind === "net" ? "tapN|switch:NAME" : "PATH"}`,
@@ -132,10 +144,13 @@ export function checkAttachments(image: ParsedImage, attachments: Attachments): 
     } else if (kind === "net") {
       const value = attachments.net![slot]!;
       if (typeof value === "string" && !/^(tap\d+|switch:[\w.-]+)$/.test(value))
-        problems.push(`--net:${slot}=${value}: expected tapN (a TAP interface such as tap0) or switch:NAME`);
+        problems.push(
+          `--net:${slot}=${value}: expected tapN (a TAP interface such as tap0) or switch:NAME`,
+        );
     } else if (kind === "block") {
       const value = attachments.block![slot]!;
-      if (typeof value === "string" && value === "") problems.push(`--block:${slot}= needs the path of a disk image`);
+      if (typeof value === "string" && value === "")
+        problems.push(`--block:${slot}= needs the path of a disk image`);
     }
   }
   for (const [slot, id] of Object.entries(slots)) {
@@ -198,7 +213,11 @@ async function openDevices(image: ParsedImage, attachments: Attachments): Promis
   return { specs, net, block, close };
 }
 
-async function openNet(slot: string, value: NetAttachment, closers: Array<() => unknown>): Promise<Netif> {
+async function openNet(
+  slot: string,
+  value: NetAttachment,
+  closers: Array<() => unknown>,
+): Promise<Netif> {
   if (typeof value !== "string") return value;
   if (value.startsWith("switch:")) {
     const port = switchPort(value.slice("switch:".length));
@@ -206,7 +225,12 @@ async function openNet(slot: string, value: NetAttachment, closers: Array<() => 
     return port.netif;
   }
   // TAP devices come from @atoll/netif-tap, loaded only when asked for.
-  let tap: ((options: { name: string }) => { connect: (...a: never[]) => unknown; disconnect?: (d: never) => unknown }) | undefined;
+  let tap:
+    | ((options: { name: string }) => {
+        connect: (...a: never[]) => unknown;
+        disconnect?: (d: never) => unknown;
+      })
+    | undefined;
   try {
     const specifier = "@atoll/netif-tap";
     tap = ((await import(specifier)) as { tap?: typeof tap }).tap;
@@ -214,9 +238,15 @@ async function openNet(slot: string, value: NetAttachment, closers: Array<() => 
     tap = undefined;
   }
   if (tap === undefined)
-    throw new Error(`--net:${slot}=${value} needs the TAP driver, @atoll/netif-tap, which is not installed`);
+    throw new Error(
+      `--net:${slot}=${value} needs the TAP driver, @atoll/netif-tap, which is not installed`,
+    );
   const d = tap({ name: value });
-  const netif = (await (d.connect as (...a: unknown[]) => unknown)({}, { name: value }, {})) as Netif;
+  const netif = (await (d.connect as (...a: unknown[]) => unknown)(
+    {},
+    { name: value },
+    {},
+  )) as Netif;
   closers.push(() => d.disconnect?.(netif as never));
   return netif;
 }
@@ -224,7 +254,11 @@ async function openNet(slot: string, value: NetAttachment, closers: Array<() => 
 // Atomics.waitAsync is in Node since 16; TypeScript's lib has it from ES2024.
 const waitAsync = (
   Atomics as unknown as {
-    waitAsync(a: Int32Array, i: number, v: number): { async: boolean; value: Promise<unknown> | string };
+    waitAsync(
+      a: Int32Array,
+      i: number,
+      v: number,
+    ): { async: boolean; value: Promise<unknown> | string };
   }
 ).waitAsync;
 
@@ -244,7 +278,9 @@ export async function startImage(
   if (problems.length > 0) throw new AttachError("ATOLL_SLOT_INVALID", problems);
   const memoryMb = options.memoryMb ?? DEFAULT_MEMORY_MB;
   if (!Number.isInteger(memoryMb) || memoryMb < MIN_MEMORY_MB)
-    throw new AttachError("ATOLL_SLOT_INVALID", [`--mem=${memoryMb}: expected an integer number of MiB >= ${MIN_MEMORY_MB}`]);
+    throw new AttachError("ATOLL_SLOT_INVALID", [
+      `--mem=${memoryMb}: expected an integer number of MiB >= ${MIN_MEMORY_MB}`,
+    ]);
 
   // Start the thread first: its start-up overlaps with opening the devices.
   const originMs = performance.timeOrigin + performance.now();
@@ -295,7 +331,10 @@ export async function startImage(
 }
 
 /** Runs an image to its end. */
-export async function runImage(source: string | ParsedImage, options: TenderOptions = {}): Promise<TenderResult> {
+export async function runImage(
+  source: string | ParsedImage,
+  options: TenderOptions = {},
+): Promise<TenderResult> {
   return (await startImage(source, options)).done;
 }
 
@@ -522,7 +561,10 @@ class Tender {
     }
   }
 
-  async #blockRequest(port: BlockPort, request: Uint8Array): Promise<{ header: Uint8Array; data?: Uint8Array }> {
+  async #blockRequest(
+    port: BlockPort,
+    request: Uint8Array,
+  ): Promise<{ header: Uint8Array; data?: Uint8Array }> {
     const header = new Uint8Array(BLOCK_RESPONSE_HEADER);
     const out = new DataView(header.buffer);
     const answer = (status: number, data?: Uint8Array) => {
@@ -550,8 +592,10 @@ class Tender {
       switch (op) {
         case BlockOp.read:
         case BlockOp.write: {
-          if (length === 0 || length > maxIo || length % sectorSize !== 0) return bad(`a ${length}-byte transfer`);
-          if (op === BlockOp.write && payload.length !== length) return bad("a write whose data does not match its length");
+          if (length === 0 || length > maxIo || length % sectorSize !== 0)
+            return bad(`a ${length}-byte transfer`);
+          if (op === BlockOp.write && payload.length !== length)
+            return bad("a write whose data does not match its length");
           if (sector + length / sectorSize > sectorCount) return answer(BlockStatus.outOfRange);
           if (op === BlockOp.write) {
             await port.device.write(sector, payload);
@@ -649,15 +693,29 @@ class Tender {
     switch (code) {
       case VcpuExit.exited:
         if (state === State.exited) {
-          this.#resolve({ status: Atomics.load(words!, Word.exitStatus) & 255, outcome: "exit", violations });
+          this.#resolve({
+            status: Atomics.load(words!, Word.exitStatus) & 255,
+            outcome: "exit",
+            violations,
+          });
           return;
         }
         break;
       case VcpuExit.badImage:
-        this.#resolve({ status: 2, outcome: "bad-image", message: `${this.path} is corrupt: its code does not compile as an image`, violations });
+        this.#resolve({
+          status: 2,
+          outcome: "bad-image",
+          message: `${this.path} is corrupt: its code does not compile as an image`,
+          violations,
+        });
         return;
       case VcpuExit.threw:
-        this.#resolve({ status: 255, outcome: "abort", message: `${name} aborted: an exception escaped its event loop`, violations });
+        this.#resolve({
+          status: 255,
+          outcome: "abort",
+          message: `${name} aborted: an exception escaped its event loop`,
+          violations,
+        });
         return;
       case VcpuExit.memory:
         this.#resolve({
@@ -668,6 +726,11 @@ class Tender {
         });
         return;
     }
-    this.#resolve({ status: 255, outcome: "abort", message: `${name} was stopped (thread exit ${code})`, violations });
+    this.#resolve({
+      status: 255,
+      outcome: "abort",
+      message: `${name} was stopped (thread exit ${code})`,
+      violations,
+    });
   }
 }

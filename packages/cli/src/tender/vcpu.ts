@@ -58,7 +58,6 @@ export interface VcpuModules {
 }
 
 export function vcpuMain(modules: VcpuModules): void {
-  "use strict";
   const { vm, v8, util, worker } = modules;
   const data = worker.workerData as VcpuData;
   const port = worker.parentPort!;
@@ -161,7 +160,8 @@ export function vcpuMain(modules: VcpuModules): void {
       if ((words[W.ready0!]! | words[W.ready1!]! | words[W.stop!]!) !== 0) continue;
       const deadline = floats[F.deadline!]!;
       // The image writes its deadline: anything but a number in range means "no timer".
-      const wait = deadline >= 0 && deadline < 1e300 ? (deadline - now()) / 1e6 : Number.POSITIVE_INFINITY;
+      const wait =
+        deadline >= 0 && deadline < 1e300 ? (deadline - now()) / 1e6 : Number.POSITIVE_INFINITY;
       if (wait <= 0) continue;
       Atomics.wait(words, W.wake!, seen, wait);
     }
