@@ -1,4 +1,5 @@
-import { readFileSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { Netif } from "@atoll/netif";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -59,6 +60,33 @@ describe("hello, sealed", () => {
     expect(bad.stderr.text()).toMatch(
       /hello: --times: expected an integer between 0 and 1000000, got "lots"/,
     );
+  });
+});
+
+describe("the atoll binary", () => {
+  const bin = path.join(root, "packages/cli/bin/atoll.mjs");
+  const builtCli = existsSync(path.join(root, "packages/cli/dist/cli.js"));
+  if (!builtCli) console.warn("binary test skipped: build packages/cli first (pnpm build)");
+
+  it.skipIf(!builtCli)("runs an image as a process and exits with the image's status", () => {
+    const ok = spawnSync(
+      process.execPath,
+      [bin, "run", hello.path, "--", "--times=2", "--hello=hi"],
+      { encoding: "utf8" },
+    );
+    expect(ok.stdout).toBe("hi\nhi\n");
+    expect(ok.status).toBe(0);
+    const code = spawnSync(
+      process.execPath,
+      [bin, "run", exits.path, "--", "--how=code", "--code=9"],
+      { encoding: "utf8" },
+    );
+    expect(code.status).toBe(9);
+    const usage = spawnSync(process.execPath, [bin, "run", exits.path, "--net:x=tap0"], {
+      encoding: "utf8",
+    });
+    expect(usage.status).toBe(2);
+    expect(usage.stderr).toMatch(/unknown slot "x"/);
   });
 });
 
