@@ -322,4 +322,36 @@ describe("network and block slots", () => {
     expect(written[512 + 1]).toBe(7);
     expect(written[8 * 512]).toBe(0xab);
   });
+
+  it("attaches a network slot to a named in-process switch", async () => {
+    const { switchPort } = await import("../src/tender/switch.js");
+    const disk = path.join(dir, "disk2.img");
+    writeFileSync(disk, new Uint8Array(1024 * 1024));
+    const out = new Capture();
+    const { startImage } = await import("../src/index.js");
+    const running = await startImage(devices.path, {
+      net: { service: "switch:test-lan" },
+      block: { disk },
+      argv: ["--frames=2"],
+      stdout: out,
+      stderr: new Capture(),
+    });
+    const peer = switchPort("test-lan");
+    const replies: Uint8Array[] = [];
+    peer.netif.listen((f) => void replies.push(f.slice()));
+    for (let i = 0; i < 100 && !out.text().includes("listening"); i++)
+      await new Promise((r) => setTimeout(r, 20));
+    for (let n = 0; n < 2; n++) {
+      const f = new Uint8Array(64).fill(n);
+      f.fill(0xff, 0, 6); // broadcast: the switch floods it to the image
+      f.set(peer.netif.mac, 6);
+      peer.netif.write(f);
+    }
+    const result = await running.done;
+    peer.close();
+    expect(result.status).toBe(0);
+    expect(out.text()).toContain("answered 2 frames");
+    expect(replies).toHaveLength(2);
+    expect([...replies[0]!.subarray(0, 6)]).toEqual([...peer.netif.mac]);
+  });
 });
