@@ -1,0 +1,27 @@
+// @atoll/kv: the KvRo and KvRw signatures and the platform-neutral stores:
+// memory, static (embedded at build time), tar over a Block, and the
+// crash-safe log store over a Block. The directory driver is in @atoll/kv/node;
+// the static-image build step in @atoll/kv/build.
+
+export {
+  AlreadyPresentError,
+  CorruptStoreError,
+  DictionaryExpectedError,
+  InvalidKeyError,
+  KeyNotFoundError,
+  KvIoError,
+  KvRangeError,
+  NoSpaceError,
+  RenameSourcePrefixError,
+  UnknownFormatError,
+  ValueExpectedError,
+} from "./errors.js";
+export { basename, formatKey, joinKey, type Key, parentKey, parseKey } from "./key.js";
+export { MemoryKv, type MemoryKvOptions, memoryKv } from "./memory.js";
+export {
+  type EntryKind,
+  type KvEntry,
+  KvRo,
+  KvRw,
+  type KvValue,
+} from "./signature.js";
