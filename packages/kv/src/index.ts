@@ -25,3 +25,4 @@ export {
   KvRw,
   type KvValue,
 } from "./signature.js";
+export { STATIC_KV_FORMAT, StaticKv, type StaticKvImage, staticKv } from "./static.js";
