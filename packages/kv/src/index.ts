@@ -26,3 +26,4 @@ export {
   type KvValue,
 } from "./signature.js";
 export { STATIC_KV_FORMAT, StaticKv, type StaticKvImage, staticKv } from "./static.js";
+export { readOnlyKv, readOnlyView } from "./view.js";
