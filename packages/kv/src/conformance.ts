@@ -29,7 +29,7 @@ export const standardFixture: KvFixture = [
   ["/dir/sub/deep.txt", enc("deep\n")],
   ["/dir/sub/b", patterned(5000, 2)],
   ["/unicode/é ü 名前.txt", enc("ünïcödé\n")],
-  [`/long/${"n".repeat(120)}/file-with-a-long-name-${"x".repeat(60)}.txt`, enc("long\n")],
+  [`/long/${"n".repeat(90)}/file-with-a-long-name-${"x".repeat(60)}.txt`, enc("long\n")],
   ["/big.bin", patterned(300 * 1024 + 7, 3)],
 ];
 

@@ -26,4 +26,5 @@ export {
   type KvValue,
 } from "./signature.js";
 export { STATIC_KV_FORMAT, StaticKv, type StaticKvImage, staticKv } from "./static.js";
+export { TarKv, type TarKvOptions, tarKv, tarKvRo } from "./tar/tar-kv.js";
 export { readOnlyKv, readOnlyView } from "./view.js";

@@ -3,7 +3,7 @@
 import { sha256 } from "@noble/hashes/sha2";
 import { KvRangeError } from "./errors.js";
 import type { Key } from "./key.js";
-import type { KvEntry, KvRo, KvValue } from "./signature.js";
+import type { KvEntry, KvValue } from "./signature.js";
 
 const encoder = new TextEncoder();
 
@@ -59,7 +59,10 @@ const dictionaryDomain = encoder.encode("atoll.kv.dictionary/1\0");
  * kind (1 byte: "v" or "d"), name length (4 bytes, big-endian), UTF-8 name and
  * the entry's own digest (32 bytes).
  */
-export async function dictionaryDigest(kv: KvRo, key: Key): Promise<string> {
+export async function dictionaryDigest(
+  kv: { list(key: Key): Promise<KvEntry[]>; digest(key: Key): Promise<string> },
+  key: Key,
+): Promise<string> {
   const entries = await kv.list(key);
   const parts: Uint8Array[] = [dictionaryDomain];
   for (const entry of entries) {
@@ -76,7 +79,7 @@ export async function dictionaryDigest(kv: KvRo, key: Key): Promise<string> {
 
 /** The latest modification among a dictionary's entries (and its own time, if it has one). */
 export async function dictionaryLastModified(
-  kv: KvRo,
+  kv: { lastModified(key: Key): Promise<number> },
   entries: readonly KvEntry[],
   own = 0,
 ): Promise<number> {
