@@ -17,6 +17,7 @@ export {
   ValueExpectedError,
 } from "./errors.js";
 export { basename, formatKey, joinKey, type Key, parentKey, parseKey } from "./key.js";
+export { LogKv, type LogKvOptions, type LogKvStats, logKv } from "./log/log-kv.js";
 export { MemoryKv, type MemoryKvOptions, memoryKv } from "./memory.js";
 export {
   type EntryKind,

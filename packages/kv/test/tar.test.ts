@@ -154,7 +154,7 @@ describe("tar bad input", () => {
       ["/b", new Uint8Array(10)],
     ]);
     const image = disk.toBytes();
-    image[1536 + 10] ^= 0xff; // the second member's header (after a's header and 2 data blocks)
+    image[1536 + 10]! ^= 0xff; // the second member's header (after a's header and 2 data blocks)
     const error = await TarKv.open(new MemoryBlock(MemoryDisk.from(image)), undefined).catch(
       (e) => e,
     );
