@@ -75,11 +75,10 @@ function gnuArchive(format: string, fixture = standardFixture, spare = 1 << 20) 
   return { src, image };
 }
 
-for (const format of ["gnu", "pax", "ustar"]) {
+for (const format of haveTar ? ["gnu", "pax", "ustar"] : []) {
   kvRoConformance({
     name: `tar (read-only, archive made by GNU tar --format=${format})`,
     async setup(fixture) {
-      if (!haveTar) throw new Error("GNU tar is not installed");
       const { image } = gnuArchive(format, fixture);
       return connectRo(tarKvRo(), { block: fileBlock({ path: image, readOnly: true }) });
     },

@@ -67,6 +67,8 @@ export class TarKv implements KvRw {
   /** Members that are part of the store (values, explicit directories, link targets). */
   readonly #explicit = new Map<Member, string[]>();
   #end = 0;
+  /** Index entries that are hard links (their bytes live in another member). */
+  #links = 0;
   readonly #queue = new SerialQueue();
   #closed = false;
 
@@ -107,6 +109,7 @@ export class TarKv implements KvRw {
         const target = byKey.get(formatKey(m.linkTarget));
         if (target !== undefined) {
           this.#install(m, target);
+          this.#links++;
           byKey.set(formatKey(m.segments), target);
         }
       } else if (m.kind === "directory" && m.segments.length > 0) {
@@ -338,8 +341,9 @@ export class TarKv implements KvRw {
    */
   async #retire(member: Member): Promise<void> {
     // Hard links that share this member's bytes keep them: give them their own copy first.
-    for (const [segments, node] of [...this.#tree.values()]) {
+    for (const [segments, node] of this.#links > 0 ? [...this.#tree.values()] : []) {
       if (node.data.data === member && node.data.member !== member) {
+        this.#links--;
         const bytes = await this.#bytes.read(member.dataOffset, member.size);
         const linkMember = node.data.member;
         const copy = await this.#append(segments, "0", bytes, linkMember.mtime);
