@@ -236,6 +236,29 @@ async function afterRecovery(
 }
 
 describe("log store crash safety", () => {
+  it("formats again after a format that lost power, torn anywhere", async () => {
+    const world = new VirtualTime();
+    for (let tear = 0; tear <= 512; tear += 8) {
+      const disk = new MemoryDisk({ sectorCount: 64 });
+      const sim = new CrashSimBlock(new MemoryBlock(disk));
+      let image: MemoryDisk | undefined;
+      sim.onWrite = () => {
+        image ??= disk.clone();
+        applySurvivors(
+          image,
+          survivingWrites(sim.pending, {
+            keep: "subset",
+            choose: (_w, i) => (i === 0 ? tear : false),
+          }),
+        );
+      };
+      await LogKv.open(sim, world.wallClock);
+      const store = await LogKv.open(new MemoryBlock(image!), world.wallClock);
+      expect(await store.list("/")).toEqual([]);
+      await store.set("/x", "1");
+    }
+  });
+
   it("recovers an acknowledged prefix at every write point of a randomized workload", async () => {
     const totals: Totals = {
       writePoints: 0,

@@ -40,6 +40,7 @@ import {
   encodeRecord,
   encodeSuperblock,
   FLAG_BATCH_START,
+  MAGIC,
   RECORD_HEADER,
   RECORD_REMOVE,
   RECORD_RENAME,
@@ -274,7 +275,7 @@ export class LogKv implements KvRw {
       r.kind === "valid" ? [{ sb: r.sb, slot: slot as 0 | 1 }] : [],
     );
     if (valid.length === 0 || this.#options.format === "always") {
-      const blank = head.every((b) => b === 0);
+      const blank = head.every((b) => b === 0) || (await this.#interruptedFormat(head));
       if (this.#options.format === "always" || blank) {
         if (!info.readWrite) throw new KvIoError("cannot format a read-only device");
         await this.#format(
@@ -308,6 +309,23 @@ export class LogKv implements KvRw {
     this.#halfBytes = sb.halfSectors * this.#s;
     this.#epoch = sb.epoch;
     await this.#replay();
+  }
+
+  /**
+   * True when the device is blank but for the first bytes of a superblock in
+   * slot 0: a format that lost power before its flush (a torn sector keeps
+   * the new bytes before some offset and zeros after). Safe to format again.
+   */
+  async #interruptedFormat(head: Uint8Array): Promise<boolean> {
+    const slot0 = head.subarray(0, this.#s);
+    if (head.subarray(this.#s).some((b) => b !== 0)) return false;
+    let used = slot0.length;
+    while (used > 0 && slot0[used - 1] === 0) used--;
+    for (let i = 0; i < Math.min(used, MAGIC.length); i++) {
+      if (slot0[i] !== MAGIC.charCodeAt(i)) return false;
+    }
+    const firstData = await this.#bytes.read(2 * this.#s, this.#s);
+    return firstData.every((b) => b === 0);
   }
 
   async #format(oldEpochs: number[], head: Uint8Array): Promise<void> {
