@@ -12,7 +12,7 @@ export function atollVitest(options) {
     test: {
       name: options.name,
       include: options.include ?? ["src/**/*.test.ts", "test/**/*.test.ts"],
-      testTimeout: options.testTimeout ?? 20_000,
+      testTimeout: options.testTimeout ?? 60_000,
       hookTimeout: 30_000,
       environment: "node",
     },

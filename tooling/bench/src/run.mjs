@@ -23,7 +23,7 @@ const files = ["packages", "apps"]
       .filter((f) => f.endsWith(".bench.ts"))
       .map((f) => path.join(dir, f)),
   )
-  .filter((f) => filter.length === 0 || filter.some((s) => f.includes(s)))
+  .filter((f) => filter.length === 0 || filter.some((s) => path.relative(root, f).includes(s)))
   .sort();
 
 const outDir = path.join(root, ".bench");

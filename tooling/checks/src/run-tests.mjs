@@ -30,10 +30,7 @@ let skipped = 0;
 try {
   const json = JSON.parse(readFileSync(report, "utf8"));
   passed = json.numPassedTests ?? 0;
-  failed =
-    (json.numFailedTests ?? 0) +
-    (json.numFailedTestSuites ?? 0) -
-    countFailedSuitesWithFailedTests(json);
+  failed = (json.numFailedTests ?? 0) + countSuitesThatFailedToRun(json);
   skipped = (json.numPendingTests ?? 0) + (json.numTodoTests ?? 0);
 } catch (error) {
   console.error(`could not read the vitest report: ${error.message}`);
@@ -45,8 +42,8 @@ console.log(`\n${passed} passed, ${failed} failed${skipped > 0 ? `, ${skipped} s
 process.exit(vitest.status !== 0 || failed > 0 || passed === 0 ? 1 : 0);
 
 // A suite that failed to load counts as a failure; one that failed because of its tests is already counted.
-function countFailedSuitesWithFailedTests(json) {
+function countSuitesThatFailedToRun(json) {
   return (json.testResults ?? []).filter(
-    (s) => s.status === "failed" && (s.assertionResults ?? []).some((t) => t.status === "failed"),
+    (s) => s.status === "failed" && !(s.assertionResults ?? []).some((t) => t.status === "failed"),
   ).length;
 }
