@@ -439,6 +439,17 @@ export class Connection {
 
   #establish(now: number): void {
     this.state = ESTABLISHED;
+    const log = this.host.log;
+    if (log.enabled("debug"))
+      log.debug("connection established", {
+        local: `${formatIpv4(this.localAddr)}:${this.localPort}`,
+        remote: `${formatIpv4(this.remoteAddr)}:${this.remotePort}`,
+        mss: this.smss,
+        sack: this.sackOk,
+        timestamps: this.tsOk,
+        wscale: this.sndShift,
+        cc: this.cc.name,
+      });
     this.stateAt = NEVER;
     this.retries = 0;
     this.lastRecvAt = now;
@@ -1486,6 +1497,14 @@ export class Connection {
 
   #destroy(error: AtollError | undefined): void {
     if (this.state === CLOSED) return;
+    const log = this.host.log;
+    if (log.enabled("debug"))
+      log.debug("connection closed", {
+        local: `${formatIpv4(this.localAddr)}:${this.localPort}`,
+        remote: `${formatIpv4(this.remoteAddr)}:${this.remotePort}`,
+        from: this.stateName,
+        error: error?.code,
+      });
     if (error !== undefined && this.error === undefined) this.error = error;
     this.state = CLOSED;
     this.rtoAt = this.persistAt = this.delackAt = this.keepaliveAt = this.stateAt = NEVER;
