@@ -1,7 +1,8 @@
 // Runs echo on Node. `--net=socket` (the default) binds the host's sockets;
-// `--net=direct` is Atoll's own TCP/IP, which needs a host network interface
-// driver (TAP) to reach anything outside the process.
-import { runMain } from "@atoll/platform/node";
+// `--net=direct` runs Atoll's own TCP/IP over a Linux TAP device (needs
+// CAP_NET_ADMIN), configured by --tap, --ipv4 and --ipv4-gateway.
+import { nodeDefaults, runMain } from "@atoll/platform/node";
+import { direct } from "@atoll/tcpip";
 import { socketStack } from "@atoll/tcpip/socket";
 import { Echo } from "./unikernel.js";
 
@@ -13,11 +14,10 @@ const net = netFlag?.slice("--net=".length) ?? "socket";
 if (net === "socket") {
   await runMain(Echo({ stack: socketStack() }), { argv });
 } else if (net === "direct") {
-  process.stderr.write(
-    "echo: --net=direct needs a host network interface driver (TAP, @atoll/netif-tap), which is not available yet; " +
-      "the direct stack runs echo in the tests, on a memory switch\n",
-  );
-  process.exit(2);
+  // Loaded only here: the TAP driver's native addon is of no use to the socket stack.
+  const { tap } = await import("@atoll/netif-tap");
+  const { clock, time, random } = nodeDefaults();
+  await runMain(Echo({ stack: direct(), netif: tap(), clock, time, random }), { argv });
 } else {
   process.stderr.write(`echo: --net: expected "socket" or "direct", got ${JSON.stringify(net)}\n`);
   process.exit(2);
