@@ -170,8 +170,8 @@ describe("DHCP client: fuzz", () => {
           try {
             const { server, client } = world;
             // Someone on the link already uses 10.0.0.150 (offered by some of the replies below).
-          server.claims.add(ip("10.0.0.150"));
-          // The server answers some messages and not others, so that every state lasts a while.
+            server.claims.add(ip("10.0.0.150"));
+            // The server answers some messages and not others, so that every state lasts a while.
             server.policy = () =>
               answers[server.seen.length % answers.length] ? "answer" : "ignore";
             for (const a of actions) {

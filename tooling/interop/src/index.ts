@@ -2,7 +2,9 @@
 // own TCP/IP — network namespaces, TAP links moved into them, veth pairs,
 // the services a unikernel runs during a test, and skip reasons.
 
+export { type Dnsmasq, type DnsmasqOptions, startDnsmasq } from "./dnsmasq.js";
 export {
+  adoptInterface,
   openTapLink,
   openVethPair,
   type TapLink,
@@ -18,6 +20,7 @@ export {
   stopChild,
   uniqueName,
 } from "./netns.js";
+export { CONCURRENT_ECHO_CLIENT, RESETTING_CLIENT, RESETTING_SERVER } from "./python.js";
 export {
   type FlowRecord,
   fillPattern,
@@ -39,6 +42,14 @@ export {
   TOOL_PACKAGES,
   type Tool,
 } from "./tools.js";
+export {
+  CurlTransfers,
+  type DirectionResult,
+  type RandomFile,
+  randomFile,
+  type TransferOptions,
+} from "./transfers.js";
+export { type TsharkRow, tshark } from "./tshark.js";
 export {
   createWorld,
   interopLogger,

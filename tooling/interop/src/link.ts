@@ -46,10 +46,7 @@ export async function openTapLink(options: TapLinkOptions = {}, netns?: Netns): 
     });
     const name = netif.name;
     // Moving the interface takes it down and drops its addresses; the descriptor stays ours.
-    const moved = await execHost(["ip", "link", "set", name, "netns", ns.name]);
-    if (moved.code !== 0) throw new Error(`ip link set ${name} netns ${ns.name}: ${moved.stderr}`);
-    if (options.linux !== undefined) await ns.ip("addr", "add", options.linux, "dev", name);
-    await ns.ip("link", "set", name, "up");
+    await adoptInterface(name, ns, options.linux);
     const tap = netif;
     return {
       netif: tap,
@@ -67,6 +64,22 @@ export async function openTapLink(options: TapLinkOptions = {}, netns?: Netns): 
     if (netns === undefined) await ns.close();
     throw error;
   }
+}
+
+/**
+ * Moves an interface that another process opened (a unikernel's TAP device)
+ * into `netns`, addresses it (`linux`, with prefix) and sets it up. Its
+ * name is unchanged. The interface goes away when its owner closes it.
+ */
+export async function adoptInterface(
+  name: string,
+  netns: Netns,
+  linux: string | undefined,
+): Promise<void> {
+  const moved = await execHost(["ip", "link", "set", name, "netns", netns.name]);
+  if (moved.code !== 0) throw new Error(`ip link set ${name} netns ${netns.name}: ${moved.stderr}`);
+  if (linux !== undefined) await netns.ip("addr", "add", linux, "dev", name);
+  await netns.ip("link", "set", name, "up");
 }
 
 export interface VethPair {

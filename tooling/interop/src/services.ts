@@ -159,12 +159,15 @@ export function tcpEcho(stack: Stack, port: number, options: { backlog?: number 
   );
 }
 
-/** Sends `bytes` of stream `seed` to whoever connects, then closes; ignores what it receives. */
+/**
+ * Sends `bytes` of stream `seed` to whoever connects, then closes; ignores
+ * what it receives. Seed 0 sends zeros (no generator in the way: benchmarks).
+ */
 export function tcpSource(stack: Stack, port: number, seed: number, bytes: number): Service {
   return service(stack, port, async (flow, r) => {
     const chunk = new Uint8Array(CHUNK);
     for (let at = 0, i = 0; at < bytes; at += CHUNK, i++) {
-      fillPattern(chunk, seed, i);
+      if (seed !== 0) fillPattern(chunk, seed, i);
       const piece = chunk.subarray(0, Math.min(CHUNK, bytes - at));
       await flow.write(piece);
       r.bytesOut += piece.length;
