@@ -6,6 +6,7 @@
 // process started in it and deletes it (and the interfaces inside).
 
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { threadId } from "node:worker_threads";
 import { searchPath } from "./tools.js";
 
 export interface CommandResult {
@@ -37,9 +38,10 @@ const PREFIX = "atoll-io-";
 let counter = 0;
 let reaped = false;
 
-/** Unique per process: `<prefix><pid>-<n>`. */
+/** Unique per process and worker thread: `<prefix><pid>-<n>`, or `<prefix><pid>t<thread>-<n>`. */
 export function uniqueName(prefix: string, max = 15): string {
-  const name = `${prefix}${process.pid}-${counter++}`;
+  const thread = threadId === 0 ? "" : `t${threadId}`;
+  const name = `${prefix}${process.pid}${thread}-${counter++}`;
   if (name.length > max) throw new Error(`interface name ${name} is longer than ${max} bytes`);
   return name;
 }
@@ -51,7 +53,7 @@ function reapStaleNamespaces(): void {
   const list = spawnSync("ip", ["netns", "list"], { encoding: "utf8", env: env() }).stdout ?? "";
   for (const line of list.split("\n")) {
     const name = line.split(" ")[0] ?? "";
-    const match = new RegExp(`^${PREFIX}(\\d+)-\\d+$`).exec(name);
+    const match = new RegExp(`^${PREFIX}(\\d+)(t\\d+)?-\\d+$`).exec(name);
     if (match === null) continue;
     try {
       process.kill(Number(match[1]), 0);
