@@ -194,7 +194,7 @@ export function createDirectStack(
       time: devices.time,
       random: devices.random,
       log: log.child("dhcp"),
-      listen: (listener) => iface.udp.listen(DHCP_CLIENT_PORT, listener),
+      listen: (listener) => iface.udp.listen(DHCP_CLIENT_PORT, listener, { internal: true }),
       unlisten: () => iface.udp.unlisten(DHCP_CLIENT_PORT),
       send: (address, data) =>
         iface.udp.send(address, DHCP_SERVER_PORT, data, { srcPort: DHCP_CLIENT_PORT }),

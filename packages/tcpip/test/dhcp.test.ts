@@ -641,6 +641,18 @@ describe("DHCP client: release, stop and the driver", () => {
     expect(w.changes.at(-1)!.config.address).toBe("10.0.0.9");
   });
 
+  it("does not make its port 68 the default source port of the application's datagrams", async () => {
+    w = dhcpWorld(53);
+    await w.run(w.client.dhcp.whenBound());
+    const peer = w.peer("10.0.0.7/24");
+    const ports: number[] = [];
+    peer.udp.listen(9, (d) => ports.push(d.srcPort));
+    w.client.udp.listen(4000, () => {});
+    await w.run(w.client.udp.send("10.0.0.7", 9, new Uint8Array(1)));
+    await w.time.advance(1e6);
+    expect(ports).toEqual([4000]);
+  });
+
   it("takes --ipv4=dhcp, and its connect waits for the lease", async () => {
     const time = new VirtualTime();
     const sw = new MemorySwitch();
