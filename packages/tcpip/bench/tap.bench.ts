@@ -3,15 +3,16 @@
 // at MTU 1500 with the kernel's own tools on the Linux side (socat moving a
 // fixed byte count, its buffer 256 KiB), and the median ping round trip.
 //
-//   Linux → Atoll:  head -c N /dev/zero | socat -u - TCP:atoll:PORT     (Atoll counts what arrives)
+//   Linux → Atoll:  head -c N /dev/zero | socat -u - TCP:atoll:PORT     (Atoll counts what arrives, no hashing)
 //   Atoll → Linux:  socat -u TCP:atoll:PORT - | wc -c                   (Atoll writes N zero bytes)
 //   Linux → Linux:  the same commands between two namespaces joined by a veth pair
 //
 // Each figure is the sender command's wall time for N bytes (connection set
 // up and torn down included), best of three rounds alternated with the veth
 // peer's. The unikernel runs in this process on Node's event loop, with the
-// direct stack's TCP send and receive buffers at 1 MiB; the kernel uses its
-// defaults. Needs root (namespaces, TAP); skipped with the reason otherwise.
+// direct stack's TCP send and receive buffers at 4 MiB (the kernel sizes its
+// own up to 4 and 6 MiB by default, tcp_wmem and tcp_rmem). Needs root
+// (namespaces, TAP); skipped with the reason otherwise.
 //
 // ATOLL_BENCH_TAP_MB (default 200) sets N for Atoll; veth moves ten times as
 // much so that its fixed costs stay small against its speed.
@@ -67,7 +68,7 @@ let round = 0;
 
 async function linuxToAtoll(w: World): Promise<number> {
   const port = 6000 + round++;
-  const sink = tcpSink(w.stack, port);
+  const sink = tcpSink(w.stack, port, { hash: false });
   try {
     const gbps = await timed(
       w.netns,
@@ -144,7 +145,7 @@ let veth: VethPair | undefined;
 try {
   world = await createWorld({
     mtu: 1500,
-    stack: { tcp: { sendBufferSize: 1 << 20, receiveBufferSize: 1 << 20 } },
+    stack: { tcp: { sendBufferSize: 4 << 20, receiveBufferSize: 4 << 20 } },
   });
   veth = await openVethPair(1500);
   const w = world;

@@ -176,17 +176,18 @@ export function tcpSource(stack: Stack, port: number, seed: number, bytes: numbe
   });
 }
 
-/** Reads to the end and hashes; never sends. */
-export function tcpSink(stack: Stack, port: number): Service {
+/** Reads to the end and hashes (unless `hash` is false: benchmarks); never sends. */
+export function tcpSink(stack: Stack, port: number, options: { hash?: boolean } = {}): Service {
+  const hashing = options.hash ?? true;
   return service(stack, port, async (flow, r) => {
-    const hash = createHash("sha256");
+    const hash = hashing ? createHash("sha256") : undefined;
     for (;;) {
       const chunk = await flow.read();
       if (chunk === null) break;
       r.bytesIn += chunk.length;
-      hash.update(chunk);
+      hash?.update(chunk);
     }
-    r.digestIn = hash.digest("hex");
+    r.digestIn = hash?.digest("hex");
     await flow.close();
   });
 }
