@@ -96,9 +96,15 @@ export interface Unikernel {
   device(name: string): unknown;
 }
 
-export type UnikernelFunctor<N extends NeedsSpec> = <const B extends AppBindings<N>>(
-  bindings: B & NoInfer<DriverNeedsBindings<B>>,
-) => Unikernel;
+export interface UnikernelFunctor<N extends NeedsSpec> {
+  <const B extends AppBindings<N>>(bindings: B & NoInfer<DriverNeedsBindings<B>>): Unikernel;
+  /**
+   * The application's declaration (name, needs, arguments), for tools that
+   * reason about it without binding it, such as `atoll build` deriving an
+   * image's device slots.
+   */
+  readonly definition: UnikernelDefinition<N, ArgsSpec>;
+}
 
 const runtimeArgs = {
   log: arg.custom(
@@ -124,8 +130,12 @@ const runtimeArgs = {
 export function createUnikernel<const N extends NeedsSpec, const A extends ArgsSpec = {}>(
   definition: UnikernelDefinition<N, A>,
 ): UnikernelFunctor<N> {
-  return (bindings) =>
+  const functor = (bindings: Readonly<Record<string, unknown>>) =>
     new UnikernelInstance(definition, resolveGraph(definition.name, definition.needs, bindings));
+  return Object.defineProperty(functor, "definition", {
+    value: definition,
+    enumerable: true,
+  }) as unknown as UnikernelFunctor<N>;
 }
 
 interface Connected {

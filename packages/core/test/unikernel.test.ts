@@ -161,6 +161,13 @@ describe("createUnikernel", () => {
     await uk.stop();
   });
 
+  it("exposes the application's declaration on the functor, for tools", () => {
+    expect(App.definition.name).toBe("app");
+    expect(Object.keys(App.definition.needs)).toEqual(["out", "cache", "store"]);
+    expect(App.definition.needs.out.id).toBe(Out.id);
+    expect(Object.keys(App.definition.args ?? {})).toEqual(["greeting"]);
+  });
+
   it("exposes connected devices by name", async () => {
     const j = journal();
     const uk = App({

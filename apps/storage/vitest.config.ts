@@ -1,0 +1,3 @@
+import { atollVitest } from "@atoll/config/vitest";
+
+export default atollVitest({ name: "storage", testTimeout: 60_000 });

@@ -1,0 +1,481 @@
+// The devices an image sees, built inside the image's realm over the boundary
+// memory: a factory per slot kind, each returning a driver bound under the
+// slot's name. The tender's objects never cross: these are ordinary objects of
+// the image, and all they hand the tender is bytes in rings.
+
+import { MonotonicClock, sleepWith, Time, WallClock } from "@atoll/clock";
+import { Console } from "@atoll/console";
+import {
+  type AnyDriver,
+  AtollError,
+  type Device,
+  DisconnectedError,
+  driver,
+  signature,
+} from "@atoll/core";
+import { ChaCha20Stream, Random, RandomSource } from "@atoll/entropy";
+import { Netif, type NetifStats } from "@atoll/netif";
+import {
+  BLOCK_REQUEST_HEADER,
+  BLOCK_RESPONSE_HEADER,
+  BlockOp,
+  BlockStatus,
+  type BootSlot,
+} from "../abi.js";
+import { RingConsumer, RingProducer } from "../ring.js";
+import type { Machine } from "./machine.js";
+
+export type SlotFactory = (slot: BootSlot, machine: Machine) => AnyDriver;
+
+type SlotOf<K extends BootSlot["kind"]> = Extract<BootSlot, { kind: K }>;
+
+// ---- console, clocks, time, random -----------------------------------------------------------
+
+class InputQueue {
+  #chunks: Uint8Array[] = [];
+  #ended = false;
+  #wake: (() => void) | undefined;
+  #reading = false;
+  push(chunk: Uint8Array | undefined): void {
+    if (chunk === undefined) this.#ended = true;
+    else this.#chunks.push(chunk);
+    this.#wake?.();
+  }
+  async *read(): AsyncGenerator<Uint8Array> {
+    if (this.#reading)
+      throw new AtollError("ATOLL_CONSOLE_INPUT_BUSY", "console input already has a reader");
+    this.#reading = true;
+    try {
+      for (;;) {
+        const chunk = this.#chunks.shift();
+        if (chunk !== undefined) yield chunk;
+        else if (this.#ended) return;
+        else await new Promise<void>((resolve) => (this.#wake = resolve));
+      }
+    } finally {
+      this.#reading = false;
+    }
+  }
+}
+
+export const consoleSlot: SlotFactory = (_slot, machine) => {
+  let queue: InputQueue | undefined;
+  return driver({
+    name: "console.boundary",
+    provides: Console,
+    connect: () => ({
+      write: (data: string | Uint8Array) => machine.write(data),
+      flush: () => machine.flush(),
+      input(): AsyncIterable<Uint8Array> {
+        if (queue === undefined) {
+          const q = (queue = new InputQueue());
+          machine.listenInput((chunk) => q.push(chunk));
+        }
+        return queue.read();
+      },
+    }),
+  });
+};
+
+export const clockSlot: SlotFactory = (_slot, machine) =>
+  driver({
+    name: "clock.boundary-monotonic",
+    provides: MonotonicClock,
+    connect() {
+      let last = 0;
+      return {
+        now() {
+          const t = Math.round(machine.now());
+          if (t > last) last = t;
+          return last;
+        },
+      };
+    },
+  });
+
+export const wallClockSlot: SlotFactory = (_slot, machine) =>
+  driver({
+    name: "clock.boundary-wall",
+    provides: WallClock,
+    connect: () => ({
+      now: () => machine.boot.wallEpochMs + machine.now() / 1e6,
+      tzOffsetSeconds: () => machine.boot.tzOffsetSeconds ?? undefined,
+    }),
+  });
+
+export const timeSlot: SlotFactory = (_slot, machine) => {
+  const live = new Set<{ cancel(): void }>();
+  return driver({
+    name: "time.boundary",
+    provides: Time,
+    connect() {
+      const setTimer = (ns: number, callback: () => void) => {
+        const timer = machine.setTimer(ns, () => {
+          live.delete(timer);
+          callback();
+        });
+        live.add(timer);
+        return timer;
+      };
+      return {
+        setTimer,
+        sleep: (ns: number, signal?: AbortSignal) => sleepWith(setTimer, ns, signal),
+      };
+    },
+    disconnect() {
+      for (const timer of live) timer.cancel();
+      live.clear();
+    },
+  });
+};
+
+const fromHex = (hex: string) =>
+  Uint8Array.from(hex.match(/../g) ?? [], (h) => Number.parseInt(h, 16));
+
+/** ChaCha20 keyed with 32 bytes the tender drew from the host's CSPRNG at boot. */
+class BoundaryRandom extends RandomSource {
+  readonly #stream: ChaCha20Stream;
+  constructor(seed: Uint8Array) {
+    super(1024);
+    this.#stream = new ChaCha20Stream(seed);
+  }
+  protected generate(out: Uint8Array): void {
+    this.#stream.read(out);
+  }
+}
+
+export const randomSlot: SlotFactory = (slot) =>
+  driver({
+    name: "random.boundary",
+    provides: Random,
+    connect: () => new BoundaryRandom(fromHex((slot as SlotOf<"random">).seed)),
+  });
+
+// ---- netif -----------------------------------------------------------------------------------
+
+/** Frames handed to the listener per turn before the vCPU comes back for the rest. */
+const RX_BUDGET = 256;
+
+class BoundaryNetif implements Netif {
+  readonly mac: Uint8Array;
+  readonly mtu: number;
+  readonly #tx: RingProducer;
+  readonly #rx: RingConsumer;
+  readonly #machine: Machine;
+  #listener: ((frame: Uint8Array) => void) | undefined;
+  #connected = true;
+  readonly #counts = {
+    rxBytes: 0,
+    rxPackets: 0,
+    rxDropped: 0,
+    rxErrors: 0,
+    txBytes: 0,
+    txPackets: 0,
+    txDropped: 0,
+    txErrors: 0,
+  };
+
+  constructor(slot: SlotOf<"net">, machine: Machine) {
+    this.mac = Uint8Array.from(slot.mac.split(":"), (h) => Number.parseInt(h, 16));
+    this.mtu = slot.mtu;
+    this.#machine = machine;
+    this.#tx = new RingProducer(machine.memory, slot.tx);
+    this.#rx = new RingConsumer(machine.memory, slot.rx, slot.mtu + 14);
+    machine.onReady(slot.index, () => this.#receive(slot.index));
+  }
+
+  get stats(): NetifStats {
+    const c = this.#counts;
+    return {
+      ...c,
+      rxDropped: c.rxDropped + this.#rx.drops,
+      rxErrors: c.rxErrors + this.#rx.errors,
+    };
+  }
+
+  write(frame: Uint8Array): boolean {
+    const c = this.#counts;
+    if (!this.#connected) {
+      c.txDropped++;
+      return false;
+    }
+    if (frame.length < 14 || frame.length > this.mtu + 14) {
+      c.txErrors++;
+      return false;
+    }
+    if (!this.#tx.push(frame)) {
+      c.txDropped++;
+      return false;
+    }
+    c.txPackets++;
+    c.txBytes += frame.length;
+    this.#machine.notify();
+    return true;
+  }
+
+  listen(listener: (frame: Uint8Array) => void): void {
+    this.#listener = listener;
+  }
+
+  #receive(index: number): void {
+    const c = this.#counts;
+    const n = this.#rx.drain((frame) => {
+      if (this.#listener === undefined || !this.#connected) {
+        c.rxDropped++;
+        return;
+      }
+      c.rxPackets++;
+      c.rxBytes += frame.length;
+      this.#listener(frame);
+    }, RX_BUDGET);
+    if (n === RX_BUDGET && this.#rx.pending) this.#machine.raise(index);
+  }
+
+  disconnect(): void {
+    this.#connected = false;
+    this.#listener = undefined;
+  }
+}
+
+export const netSlot: SlotFactory = (slot, machine) =>
+  driver({
+    name: "netif.boundary",
+    provides: Netif,
+    connect: () => new BoundaryNetif(slot as SlotOf<"net">, machine),
+    disconnect: (netif) => (netif as BoundaryNetif).disconnect(),
+  });
+
+// ---- block -----------------------------------------------------------------------------------
+
+/** The Block signature of @atoll/block (atoll.block/1), restated until that package lands on main. */
+export interface BlockInfo {
+  readonly sectorSize: number;
+  readonly sectorCount: number;
+  readonly readWrite: boolean;
+}
+export type SectorBuffers = Uint8Array | readonly Uint8Array[];
+export interface Block extends Device {
+  info(): BlockInfo;
+  read(sector: number, buffers: SectorBuffers): Promise<void>;
+  write(sector: number, buffers: SectorBuffers): Promise<void>;
+  flush(): Promise<void>;
+  discard(sector: number, count: number): Promise<void>;
+}
+export const Block = signature<Block>()("atoll.block/1");
+
+const blockErrors: Record<number, [string, string]> = {
+  [BlockStatus.io]: ["ATOLL_BLOCK_IO", "the host failed the request"],
+  [BlockStatus.outOfRange]: ["ATOLL_BLOCK_OUT_OF_RANGE", "the request is outside the device"],
+  [BlockStatus.readOnly]: ["ATOLL_BLOCK_READ_ONLY", "the device is read-only"],
+  [BlockStatus.invalid]: ["ATOLL_BLOCK_INVALID", "the tender refused a malformed request"],
+  [BlockStatus.unsupported]: [
+    "ATOLL_BLOCK_UNSUPPORTED",
+    "the device does not support this request",
+  ],
+};
+
+interface Pending {
+  readonly op: number;
+  readonly sector: number;
+  readonly length: number;
+  readonly data: Uint8Array | undefined;
+  readonly target: Uint8Array | undefined;
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
+class BoundaryBlock implements Block {
+  readonly #info: BlockInfo;
+  readonly #maxIo: number;
+  readonly #req: RingProducer;
+  readonly #resp: RingConsumer;
+  readonly #machine: Machine;
+  readonly #inflight = new Map<number, Pending>();
+  readonly #waiting: Array<[number, Pending]> = [];
+  #nextId = 1;
+  #connected = true;
+
+  constructor(slot: SlotOf<"block">, machine: Machine) {
+    this.#info = Object.freeze({
+      sectorSize: slot.sectorSize,
+      sectorCount: slot.sectorCount,
+      readWrite: slot.readWrite,
+    });
+    this.#maxIo = slot.maxIo - (slot.maxIo % slot.sectorSize);
+    this.#machine = machine;
+    this.#req = new RingProducer(machine.memory, slot.req);
+    this.#resp = new RingConsumer(machine.memory, slot.resp, BLOCK_RESPONSE_HEADER + slot.maxIo);
+    machine.onReady(slot.index, () => this.#complete());
+  }
+
+  info(): BlockInfo {
+    return this.#info;
+  }
+
+  #check(sector: number, buffers: SectorBuffers, write: boolean): Uint8Array[] {
+    if (!this.#connected) throw new DisconnectedError("block");
+    const list = buffers instanceof Uint8Array ? [buffers] : [...buffers];
+    const { sectorSize, sectorCount, readWrite } = this.#info;
+    let bytes = 0;
+    for (const b of list) {
+      if (b.length === 0 || b.length % sectorSize !== 0)
+        throw new AtollError(
+          "ATOLL_BLOCK_UNALIGNED",
+          `a buffer of ${b.length} bytes is not a positive multiple of the ${sectorSize}-byte sector`,
+        );
+      bytes += b.length;
+    }
+    const count = bytes / sectorSize;
+    if (!Number.isSafeInteger(sector) || sector < 0 || sector + count > sectorCount)
+      throw new AtollError(
+        "ATOLL_BLOCK_OUT_OF_RANGE",
+        `sectors ${sector}..${sector + count} are outside the device (${sectorCount} sectors)`,
+      );
+    if (write && !readWrite)
+      throw new AtollError("ATOLL_BLOCK_READ_ONLY", "the device is read-only");
+    return list;
+  }
+
+  async read(sector: number, buffers: SectorBuffers): Promise<void> {
+    const list = this.#check(sector, buffers, false);
+    const parts: Promise<void>[] = [];
+    let at = sector;
+    for (const buffer of list)
+      for (let off = 0; off < buffer.length; off += this.#maxIo) {
+        const target = buffer.subarray(off, off + this.#maxIo);
+        parts.push(this.#submit(BlockOp.read, at, target.length, undefined, target));
+        at += target.length / this.#info.sectorSize;
+      }
+    await Promise.all(parts);
+  }
+
+  async write(sector: number, buffers: SectorBuffers): Promise<void> {
+    const list = this.#check(sector, buffers, true);
+    const parts: Promise<void>[] = [];
+    let at = sector;
+    for (const buffer of list)
+      for (let off = 0; off < buffer.length; off += this.#maxIo) {
+        const data = buffer.slice(off, off + this.#maxIo);
+        parts.push(this.#submit(BlockOp.write, at, data.length, data, undefined));
+        at += data.length / this.#info.sectorSize;
+      }
+    await Promise.all(parts);
+  }
+
+  flush(): Promise<void> {
+    if (!this.#connected) return Promise.reject(new DisconnectedError("block"));
+    return this.#submit(BlockOp.flush, 0, 0, undefined, undefined);
+  }
+
+  discard(sector: number, count: number): Promise<void> {
+    if (!this.#connected) return Promise.reject(new DisconnectedError("block"));
+    const { sectorCount, readWrite } = this.#info;
+    if (
+      !Number.isSafeInteger(sector) ||
+      !Number.isSafeInteger(count) ||
+      sector < 0 ||
+      count < 0 ||
+      sector + count > sectorCount
+    )
+      return Promise.reject(
+        new AtollError(
+          "ATOLL_BLOCK_OUT_OF_RANGE",
+          `sectors ${sector}..${sector + count} are outside the device (${sectorCount} sectors)`,
+        ),
+      );
+    if (!readWrite)
+      return Promise.reject(new AtollError("ATOLL_BLOCK_READ_ONLY", "the device is read-only"));
+    return this.#submit(BlockOp.discard, sector, count, undefined, undefined);
+  }
+
+  #submit(
+    op: number,
+    sector: number,
+    length: number,
+    data: Uint8Array | undefined,
+    target: Uint8Array | undefined,
+  ): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const id = this.#nextId;
+      this.#nextId = (this.#nextId % 0x7fffffff) + 1;
+      const pending: Pending = { op, sector, length, data, target, resolve, reject };
+      if (this.#waiting.length > 0 || !this.#send(id, pending)) this.#waiting.push([id, pending]);
+    });
+  }
+
+  #send(id: number, p: Pending): boolean {
+    const header = new Uint8Array(BLOCK_REQUEST_HEADER);
+    const view = new DataView(header.buffer);
+    view.setUint32(0, id, true);
+    view.setUint32(4, p.op, true);
+    view.setFloat64(8, p.sector, true);
+    view.setUint32(16, p.length, true);
+    if (!this.#req.push(header, p.data)) return false;
+    this.#inflight.set(id, p);
+    this.#machine.notify();
+    return true;
+  }
+
+  #complete(): void {
+    this.#resp.drain((entry) => {
+      if (entry.length < BLOCK_RESPONSE_HEADER) return;
+      const view = new DataView(entry.buffer, entry.byteOffset, entry.length);
+      const id = view.getUint32(0, true);
+      const status = view.getInt32(4, true);
+      const length = view.getUint32(8, true);
+      const p = this.#inflight.get(id);
+      if (p === undefined) return;
+      this.#inflight.delete(id);
+      if (status !== BlockStatus.ok) {
+        const [code, message] = blockErrors[status] ?? [
+          "ATOLL_BLOCK_IO",
+          `the host failed the request (status ${status})`,
+        ];
+        p.reject(new AtollError(code, message));
+        return;
+      }
+      if (p.op === BlockOp.read) {
+        if (length !== p.length || entry.length < BLOCK_RESPONSE_HEADER + length) {
+          p.reject(
+            new AtollError("ATOLL_BLOCK_IO", "the tender answered a read with the wrong length"),
+          );
+          return;
+        }
+        p.target!.set(entry.subarray(BLOCK_RESPONSE_HEADER, BLOCK_RESPONSE_HEADER + length));
+      }
+      p.resolve();
+    });
+    while (this.#waiting.length > 0) {
+      const [id, p] = this.#waiting[0]!;
+      if (!this.#send(id, p)) break;
+      this.#waiting.shift();
+    }
+  }
+
+  disconnect(): void {
+    this.#connected = false;
+    const error = new DisconnectedError("block");
+    for (const p of this.#inflight.values()) p.reject(error);
+    for (const [, p] of this.#waiting) p.reject(error);
+    this.#inflight.clear();
+    this.#waiting.length = 0;
+  }
+}
+
+export const blockSlot: SlotFactory = (slot, machine) =>
+  driver({
+    name: "block.boundary",
+    provides: Block,
+    connect: () => new BoundaryBlock(slot as SlotOf<"block">, machine),
+    disconnect: (block) => (block as BoundaryBlock).disconnect(),
+  });
+
+export const slotFactories = {
+  console: consoleSlot,
+  clock: clockSlot,
+  wallclock: wallClockSlot,
+  time: timeSlot,
+  random: randomSlot,
+  net: netSlot,
+  block: blockSlot,
+} as const;
