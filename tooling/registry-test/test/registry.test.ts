@@ -262,6 +262,7 @@ describe.skipIf(offline !== undefined)("Atoll from a registry, as a third party 
     // The sealed-image runner joins it when @atoll/cli is published.
     hasCli = existsSync(path.join(appDir, "node_modules", ".bin", "atoll"));
     if (hasCli) copyFixture("app-cli", appDir);
+    if (hasCli && hasDirectStack) copyFixture("app-tcp-cli", appDir);
     else progress("@atoll/cli is not published: the atoll build / atoll run parts wait for it");
     // Every entry point of every installed @atoll package, imported under both resolutions.
     writeEntriesProbe(appDir);
@@ -468,6 +469,54 @@ describe.skipIf(offline !== undefined)("Atoll from a registry, as a third party 
     expect(sealed.stdout).toMatch(/reply from 02:00:00:00:00:0a: seq=\d+/);
     expect(sealed.stdout).toContain("ping: 3/3 exchanges");
     expect(pong.stdout).toContain("pong: 3/3 exchanges");
+  });
+
+  it("seals the TCP echo client with the direct stack inside; it echoes through a Node server over the tunnel", async (context) => {
+    if (!hasCli || !hasDirectStack) {
+      console.warn("skipped: needs @atoll/cli and the direct stack of @atoll/tcpip, published");
+      context.skip();
+    }
+    await phase("atoll build (tcp-echo)", () =>
+      npx(appDir, ["atoll", "build", "src/tcp-echo-image.ts", "--out", "tcp-echo.atoll"]),
+    );
+    const manifest = JSON.parse(
+      (await npx(appDir, ["atoll", "inspect", "tcp-echo.atoll", "--json"])).stdout,
+    );
+    expect(Object.keys(manifest.slots).sort()).toEqual([
+      "clock",
+      "console",
+      "netif",
+      "random",
+      "time",
+    ]);
+    const [portA, portB] = await freeUdpPorts(2);
+    const node = (args: string[]) =>
+      run(process.execPath, args, { cwd: appDir, env: consumerEnv(), timeoutMs: 120_000 });
+    const [server, sealed] = await phase("sealed tcp-echo client and Node server", () =>
+      Promise.all([
+        node([
+          "dist/main-tcp.js",
+          "--role=server",
+          "--ipv4=10.0.0.1/24",
+          `--bind=127.0.0.1:${portA}`,
+          `--peer=127.0.0.1:${portB}`,
+        ]),
+        node([
+          "dist/sealed.js",
+          "tcp-echo.atoll",
+          `--bind=127.0.0.1:${portB}`,
+          `--peer=127.0.0.1:${portA}`,
+          "--",
+          "--role=client",
+          "--ipv4=10.0.0.2/24",
+          "--server=10.0.0.1",
+          "--bytes=256KiB",
+        ]),
+      ]),
+    );
+    const total = 256 * 1024 + "hello from 10.0.0.2\n".length;
+    expect(sealed.stdout).toContain(`client: ${total} bytes echoed intact by 10.0.0.1:7007`);
+    expect(server.stdout).toContain(`server: echoed ${total} bytes`);
   });
 
   it("installed everything from registry tarballs: nothing points into the workspace", () => {
