@@ -5,7 +5,7 @@ export default defineProject({
   test: {
     name: "registry",
     include: ["test/**/*.test.ts"],
-    testTimeout: 900_000,
-    hookTimeout: 300_000,
+    testTimeout: 1_800_000,
+    hookTimeout: 600_000,
   },
 });

@@ -109,6 +109,9 @@ export function tarballProblems(tarball: Tarball, expect: Expectations): string[
   for (const required of ["README.md", "LICENSE"]) {
     if (!files.includes(required)) problems.push(`${required} is missing`);
   }
+  // `pnpm version-packages` writes CHANGELOG.md; `files` must already let it into the tarball.
+  if (!((expect.source.files ?? []) as string[]).includes("CHANGELOG.md"))
+    problems.push('"files" does not list CHANGELOG.md');
   if (expect.hasChangelog && !files.includes("CHANGELOG.md"))
     problems.push("CHANGELOG.md is missing (the workspace package has one)");
   if (!files.some((f) => f.startsWith("dist/") && f.endsWith(".d.ts")))

@@ -15,9 +15,9 @@
 //     UDP-tunnel link;
 //  5. checks that nothing installed points into the workspace.
 //
-// Parts that need packages not yet on main skip with a printed reason: TCP
-// echo over the tunnel (the direct stack of @atoll/tcpip) and `atoll build`
-// / `atoll run` (@atoll/cli).
+// Parts that need what is not published yet skip with a printed reason: the
+// TCP echo over the tunnel (the direct stack of @atoll/tcpip) and the sealed
+// images (`atoll build` / `atoll run`, @atoll/cli).
 
 import {
   cpSync,
@@ -91,9 +91,9 @@ async function phase<T>(name: string, body: () => Promise<T>): Promise<T> {
 const publisherEnv = () => cleanEnv({ npm_config_userconfig: registry.userconfig });
 const consumerEnv = () => cleanEnv({ npm_config_userconfig: registry.consumerUserconfig });
 const npm = (cwd: string, args: string[], env = consumerEnv()) =>
-  run("npm", args, { cwd, env, timeoutMs: 600_000 });
+  run("npm", args, { cwd, env, timeoutMs: 1_200_000 });
 const npx = (cwd: string, args: string[]) =>
-  run("npx", ["--no-install", ...args], { cwd, env: consumerEnv(), timeoutMs: 600_000 });
+  run("npx", ["--no-install", ...args], { cwd, env: consumerEnv(), timeoutMs: 1_200_000 });
 
 describe.skipIf(offline !== undefined)("Atoll from a registry, as a third party uses it", () => {
   beforeAll(async () => {
@@ -334,7 +334,7 @@ describe.skipIf(offline !== undefined)("Atoll from a registry, as a third party 
       run(process.execPath, ["dist/main.js", ...args], {
         cwd: appDir,
         env: consumerEnv(),
-        timeoutMs: 60_000,
+        timeoutMs: 120_000,
       });
     const [pong, ping] = await phase("two link-ping processes", () =>
       Promise.all([
