@@ -2,20 +2,46 @@
 // complement sum of 16-bit big-endian words. Sums are kept as plain numbers
 // and folded at the end, so a pseudo-header and a payload can be summed apart.
 
+// DataViews over recently summed buffers: reading 32-bit words through a
+// DataView is several times faster than assembling 16-bit words from bytes.
+const views: Array<DataView | undefined> = [undefined, undefined, undefined, undefined];
+let nextView = 0;
+
+function viewOf(buffer: ArrayBufferLike): DataView {
+  for (let k = 0; k < 4; k++) {
+    const v = views[k];
+    if (v !== undefined && v.buffer === buffer) return v;
+  }
+  const v = new DataView(buffer);
+  views[nextView] = v;
+  nextView = (nextView + 1) & 3;
+  return v;
+}
+
 /** Adds the 16-bit words of bytes[offset, offset+length) to `sum` (unfolded). */
 export function sumWords(bytes: Uint8Array, offset: number, length: number, sum = 0): number {
-  let i = offset;
-  const end = offset + length;
-  // Four words per iteration; the running sum stays far below 2^53 for any frame.
-  for (; i + 7 < end; i += 8) {
-    sum +=
-      ((bytes[i]! << 8) | bytes[i + 1]!) +
-      ((bytes[i + 2]! << 8) | bytes[i + 3]!) +
-      ((bytes[i + 4]! << 8) | bytes[i + 5]!) +
-      ((bytes[i + 6]! << 8) | bytes[i + 7]!);
+  if (length < 32) {
+    let i = offset;
+    const end = offset + length;
+    for (; i + 1 < end; i += 2) sum += (bytes[i]! << 8) | bytes[i + 1]!;
+    if (i < end) sum += bytes[i]! << 8;
+    return sum;
   }
-  for (; i + 1 < end; i += 2) sum += (bytes[i]! << 8) | bytes[i + 1]!;
-  if (i < end) sum += bytes[i]! << 8;
+  const dv = viewOf(bytes.buffer);
+  let i = bytes.byteOffset + offset;
+  const end = i + length;
+  // Sum big-endian 32-bit words; a 32-bit word is congruent to the sum of its two
+  // 16-bit halves modulo 0xffff, so folding the total gives the same checksum.
+  let s = 0;
+  for (; i + 15 < end; i += 16)
+    s += dv.getUint32(i) + dv.getUint32(i + 4) + dv.getUint32(i + 8) + dv.getUint32(i + 12);
+  for (; i + 3 < end; i += 4) s += dv.getUint32(i);
+  sum += (s % 0x10000) + Math.floor(s / 0x10000);
+  if (i + 1 < end) {
+    sum += dv.getUint16(i);
+    i += 2;
+  }
+  if (i < end) sum += dv.getUint8(i) << 8;
   return sum;
 }
 
