@@ -5,7 +5,7 @@
 // picture looks the same standalone and inlined into a page whose
 // Content-Security-Policy forbids inline styles.
 
-import type { DeviceGraph } from "@atoll/core";
+import type { DeviceGraph, DeviceGraphEdge } from "@atoll/core";
 
 const CHAR_WIDTH = 7.3; // 12px monospace, a little generous
 const BOX_HEIGHT = 62;
@@ -203,43 +203,44 @@ export function renderDeviceGraphSvg(graph: Pick<DeviceGraph, "app" | "nodes" | 
   );
 
   // Arrows leave a box's bottom edge and arrive at its child's top edge, spread
-  // along both so that several needs stay apart.
-  const outgoing = new Map<string, number>();
-  const incoming = new Map<string, number>();
-  for (const e of graph.edges) {
-    outgoing.set(e.from, (outgoing.get(e.from) ?? 0) + 1);
-    incoming.set(e.to, (incoming.get(e.to) ?? 0) + 1);
-  }
-  const sortedEdges = [...graph.edges].sort((a, z) => {
-    const ta = byId.get(a.to);
-    const tz = byId.get(z.to);
-    return (ta?.x ?? 0) - (tz?.x ?? 0);
-  });
-  const outSeen = new Map<string, number>();
-  const inSeen = new Map<string, number>();
-  const incomingSorted = new Map<string, string[]>();
-  for (const e of [...graph.edges].sort(
-    (a, z) => (byId.get(a.from)?.x ?? 0) - (byId.get(z.from)?.x ?? 0),
-  )) {
-    const list = incomingSorted.get(e.to) ?? [];
-    list.push(`${e.from}\u0000${e.need}`);
-    incomingSorted.set(e.to, list);
-  }
+  // along both: a box's outgoing arrows in the order of their targets, its
+  // incoming ones in the order of their sources, so that they do not cross.
+  const centreX = (id: string) => {
+    const b = byId.get(id);
+    return b === undefined ? 0 : b.x + b.width / 2;
+  };
+  const slots = (key: (e: DeviceGraphEdge) => string, order: (e: DeviceGraphEdge) => number) => {
+    const groups = new Map<string, DeviceGraphEdge[]>();
+    for (const e of graph.edges) {
+      const list = groups.get(key(e)) ?? [];
+      list.push(e);
+      groups.set(key(e), list);
+    }
+    const slot = new Map<DeviceGraphEdge, { index: number; count: number }>();
+    for (const list of groups.values()) {
+      list.sort((a, z) => order(a) - order(z));
+      for (const [index, e] of list.entries()) slot.set(e, { index, count: list.length });
+    }
+    return slot;
+  };
+  const outSlot = slots(
+    (e) => e.from,
+    (e) => centreX(e.to),
+  );
+  const inSlot = slots(
+    (e) => e.to,
+    (e) => centreX(e.from),
+  );
   out.push(`<g class="needs" fill="none">`);
-  for (const e of sortedEdges) {
+  for (const e of graph.edges) {
     const from = byId.get(e.from);
     const to = byId.get(e.to);
     if (!from || !to) continue;
-    const outCount = outgoing.get(e.from) ?? 1;
-    const outIndex = outSeen.get(e.from) ?? 0;
-    outSeen.set(e.from, outIndex + 1);
-    const inList = incomingSorted.get(e.to) ?? [];
-    const inIndex = inList.indexOf(`${e.from}\u0000${e.need}`);
-    inSeen.set(e.to, (inSeen.get(e.to) ?? 0) + 1);
-    const inCount = incoming.get(e.to) ?? 1;
-    const x1 = from.x + (from.width * (outIndex + 1)) / (outCount + 1);
+    const o = outSlot.get(e)!;
+    const i = inSlot.get(e)!;
+    const x1 = from.x + (from.width * (o.index + 1)) / (o.count + 1);
+    const x2 = to.x + (to.width * (i.index + 1)) / (i.count + 1);
     const y1 = from.y + BOX_HEIGHT;
-    const x2 = to.x + (to.width * (inIndex + 1)) / (inCount + 1);
     const y2 = to.y - 2;
     const bend = Math.max(28, (y2 - y1) / 2);
     const path = `M${x1.toFixed(1)},${y1} C${x1.toFixed(1)},${y1 + bend} ${x2.toFixed(1)},${(y2 - bend).toFixed(1)} ${x2.toFixed(1)},${y2}`;
