@@ -16,7 +16,7 @@ import {
 } from "@atoll/core";
 import { type HttpListener, serveHttp } from "@atoll/http";
 import { KvRo } from "@atoll/kv";
-import { type Flow, Stack } from "@atoll/tcpip";
+import { type Flow, type ListenOptions, Stack, type Tcp } from "@atoll/tcpip";
 import { createWebsite } from "./website.js";
 
 /** The port could not be confirmed as ours: another program holds it, or nothing answers. */
@@ -56,9 +56,8 @@ export const Website = createUnikernel({
     // Flows from the self-check below are recognised by their source port.
     const arrivedFrom = new Set<number>();
     let checking = true;
-    const tcp = {
-      ...stack.tcp,
-      listen: (p: number, onFlow: (flow: Flow) => void, options?: object) =>
+    const tcp: Tcp = {
+      listen: (p: number, onFlow: (flow: Flow) => void, options?: ListenOptions) =>
         stack.tcp.listen(
           p,
           (flow) => {
