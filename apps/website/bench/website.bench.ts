@@ -7,7 +7,7 @@
 //
 // each next to the same fetch handler on node:http over kernel sockets
 // (127.0.0.1), measured in the same run, rounds alternated, best kept.
-import { execFile, spawnSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import http from "node:http";
 import { createRequire } from "node:module";
 import net from "node:net";
@@ -36,8 +36,8 @@ interface Load {
 const autocannonBin = createRequire(import.meta.url).resolve("autocannon/autocannon.js");
 
 /** Runs autocannon against `url`, optionally inside a network namespace. */
-function autocannon(url: string, netns?: string): Promise<Load> {
-  const args = [autocannonBin, "-c", String(CONNECTIONS), "-d", String(SECONDS), "-j", url];
+function autocannon(url: string, netns?: string, seconds = SECONDS): Promise<Load> {
+  const args = [autocannonBin, "-c", String(CONNECTIONS), "-d", String(seconds), "-j", url];
   const [command, argv] =
     netns === undefined
       ? [process.execPath, args]
@@ -110,8 +110,16 @@ function rows(name: string, atoll: Load, peer: Load): void {
   });
 }
 
-/** Alternates the two loads ROUNDS times and keeps each one's best. */
-async function alternate(atoll: () => Promise<Load>, peer: () => Promise<Load>) {
+/**
+ * Warms both servers up (JIT, connection setup, ARP) with a short unmeasured
+ * run each, then alternates the two loads ROUNDS times and keeps each one's best.
+ */
+async function alternate(
+  atoll: (seconds?: number) => Promise<Load>,
+  peer: (seconds?: number) => Promise<Load>,
+) {
+  await atoll(1);
+  await peer(1);
   let a: Load | undefined;
   let p: Load | undefined;
   for (let round = 0; round < ROUNDS; round++) {
@@ -146,7 +154,7 @@ peerServer.keepAliveTimeout = 60_000;
 const peerPort = await freePort();
 await new Promise<void>((resolve) => peerServer.listen(peerPort, "127.0.0.1", resolve));
 const peerUrl = `http://127.0.0.1:${peerPort}${PAGE}`;
-const peer = () => autocannon(peerUrl);
+const peer = (seconds?: number) => autocannon(peerUrl, undefined, seconds);
 
 // ---- 1. direct stack over TAP ----------------------------------------------------------------
 const { tapSkipReason, netnsWithLink, tapName } = await import("../test/support/netns.js");
@@ -165,9 +173,8 @@ if (tapReason !== undefined) {
   await uk.start(["--ipv4=10.78.0.2/24", "--port=8080"]);
   const ns = netnsWithLink(link, "10.78.0.1/24");
   try {
-    // Warm the ARP caches and the JIT.
-    spawnSync("ip", ["netns", "exec", ns.name, "ping", "-c", "1", "-W", "1", "10.78.0.2"]);
-    const result = await alternate(() => autocannon(`http://10.78.0.2:8080${PAGE}`, ns.name), peer);
+    const url = `http://10.78.0.2:8080${PAGE}`;
+    const result = await alternate((seconds) => autocannon(url, ns.name, seconds), peer);
     rows("direct stack over TAP, 50 conns keep-alive", result.atoll, result.peer);
   } finally {
     await uk.stop();
@@ -181,7 +188,8 @@ if (tapReason !== undefined) {
   const uk = Website({ ...hostDevices(), stack: socketStack() });
   await uk.start([`--port=${port}`]);
   try {
-    const result = await alternate(() => autocannon(`http://127.0.0.1:${port}${PAGE}`), peer);
+    const url = `http://127.0.0.1:${port}${PAGE}`;
+    const result = await alternate((seconds) => autocannon(url, undefined, seconds), peer);
     rows("socket stack, 50 conns keep-alive", result.atoll, result.peer);
   } finally {
     await uk.stop();
