@@ -69,6 +69,23 @@ export interface StatusSources {
   http(): HttpServerStats | undefined;
 }
 
+/** The graph part of the document: fixed for a running unikernel, so rendered once. */
+const graphDocuments = new WeakMap<DeviceGraph, WebsiteStatus["graph"]>();
+function graphDocument(graph: DeviceGraph): WebsiteStatus["graph"] {
+  let doc = graphDocuments.get(graph);
+  if (doc === undefined) {
+    doc = {
+      app: graph.app,
+      nodes: graph.nodes,
+      edges: graph.edges,
+      text: graph.text(),
+      mermaid: graph.mermaid(),
+    };
+    graphDocuments.set(graph, doc);
+  }
+  return doc;
+}
+
 export function websiteStatus(sources: StatusSources): WebsiteStatus {
   const { graph, stack } = sources;
   const stackEdge = graph.edges.find((e) => e.from === "app" && e.need === "stack");
@@ -110,12 +127,6 @@ export function websiteStatus(sources: StatusSources): WebsiteStatus {
       segments: countedByHost ? null : { received: s.tcp.rxSegments, sent: s.tcp.txSegments },
       http: http === undefined ? null : { ...http },
     },
-    graph: {
-      app: graph.app,
-      nodes: graph.nodes,
-      edges: graph.edges,
-      text: graph.text(),
-      mermaid: graph.mermaid(),
-    },
+    graph: graphDocument(graph),
   };
 }

@@ -322,6 +322,57 @@ describe("ranges (RFC 9110 §14)", () => {
   });
 });
 
+describe("peer input", () => {
+  it("property: arbitrary paths and precondition/range fields get a well-formed answer, never an exception", async () => {
+    const field = fc.oneof(
+      fc.string({ maxLength: 60 }),
+      fc.constantFrom(tag("/alphabet.txt"), httpDate(MTIME), "*", "bytes=0-1", 'W/"x", "y"'),
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(
+          fc.oneof(
+            fc.string({ maxLength: 12 }),
+            fc.constantFrom("..", ".", "%2e", "%2F", "%", "docs", "alphabet.txt"),
+          ),
+          {
+            maxLength: 5,
+          },
+        ),
+        fc.boolean(),
+        fc.record(
+          {
+            range: field,
+            "if-range": field,
+            "if-none-match": field,
+            "if-match": field,
+            "if-modified-since": field,
+            "if-unmodified-since": field,
+          },
+          { requiredKeys: [] },
+        ),
+        fc.constantFrom("GET", "HEAD", "POST"),
+        async (segments, slash, headers, method) => {
+          const path = `/${segments.map((s) => encodeURI(s)).join("/")}${slash ? "/" : ""}`;
+          let request: Request;
+          try {
+            request = new Request(`http://site.test${path}`, { method, headers });
+          } catch {
+            return; // not a request a server could receive
+          }
+          const r = await site(request);
+          expect([200, 206, 301, 304, 404, 405, 412, 416]).toContain(r.status);
+          const body = new Uint8Array(await r.arrayBuffer());
+          const length = r.headers.get("content-length");
+          if (length !== null && method !== "HEAD") expect(body.length).toBe(Number(length));
+          if (method === "HEAD") expect(body.length).toBe(0);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
+
 describe("media types", () => {
   it("knows the web's common extensions, case-insensitively", () => {
     expect(contentTypeFor("a.HTML")).toBe("text/html; charset=utf-8");
