@@ -44,7 +44,7 @@ describe.skipIf(skipReason !== undefined)("in Chromium, over Atoll's direct stac
       viewport: { width: 1280, height: 900 },
     });
     mkdirSync(RESULTS, { recursive: true });
-  });
+  }, 90_000);
 
   afterAll(async () => {
     await browser?.close();

@@ -42,7 +42,7 @@ describe.skipIf(reason !== undefined)("on a TAP device, with curl on Linux's sid
     });
     await uk.start(["--ipv4=10.77.0.2/24"]);
     ns = netnsWithLink(link, "10.77.0.1/24");
-  });
+  }, 60_000);
 
   afterAll(async () => {
     await uk?.stop();
