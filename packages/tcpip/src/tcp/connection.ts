@@ -78,6 +78,11 @@ const RECOVERY_NEWRENO = 2;
 const RECOVERY_LOSS = 3;
 
 const DUP_THRESH = 3;
+/**
+ * In-order bytes after which an ACK goes out at once, even in the middle of a
+ * receive batch (one ACK per 64 KiB at most, like a GRO super-segment on Linux).
+ */
+const ACK_COALESCE_BYTES = 65536;
 const NEVER = Number.POSITIVE_INFINITY;
 /** RFC 7323 §5.5: TS.Recent older than 24 days is invalid. */
 const PAWS_IDLE_NS = 24 * 24 * 3600 * 1e9;
@@ -266,6 +271,8 @@ export class Connection {
   // ACK state
   unackedBytes = 0;
   ackNow = false;
+  /** An ACK is owed at the end of the current receive batch (sent from flush). */
+  ackBatched = false;
 
   // application hooks
   flow: ConnectionListener | undefined = undefined;
@@ -913,7 +920,7 @@ export class Connection {
       this.sndUna = seg.ack;
       this.highRxt = seg.ack;
       if (this.rttTimed && this.retries === 0) this.#rttSample(now - this.rttStart);
-      else if (this.tsOk && opts.tsEcr !== 0) this.#rttSample(this.#tsRtt(opts.tsEcr));
+      else if (this.tsOk && opts.tsEcr !== 0) this.#rttSample(this.#tsRtt(opts.tsEcr, now));
       this.rttTimed = false;
       this.rtoAt = NEVER;
       this.#establish(now);
@@ -1016,7 +1023,7 @@ export class Connection {
 
     // RTT sample (RFC 6298 with Karn's rule, or RFC 7323 timestamps).
     if (this.tsOk && opts.timestamp && opts.tsEcr !== 0) {
-      this.#rttSample(this.#tsRtt(opts.tsEcr));
+      this.#rttSample(this.#tsRtt(opts.tsEcr, now));
     } else if (this.rttTimed && seqGt(ack, this.rttSeq)) {
       this.rttTimed = false;
       this.#rttSample(now - this.rttStart);
@@ -1126,8 +1133,8 @@ export class Connection {
     this.#forceRxt = true;
   }
 
-  #tsRtt(tsEcr: number): number {
-    const ticks = seqDiff(this.#tsNow(), tsEcr);
+  #tsRtt(tsEcr: number, now: number): number {
+    const ticks = seqDiff(this.#tsNow(now), tsEcr);
     return ticks < 0 ? 0 : ticks * 1e6;
   }
 
@@ -1254,8 +1261,15 @@ export class Connection {
           this.ackNow = true;
         } else {
           this.unackedBytes += n;
-          if (this.unackedBytes >= 2 * this.rcvMss) this.ackNow = true;
-          else if (this.delackAt === NEVER) {
+          if (this.unackedBytes >= ACK_COALESCE_BYTES) this.ackNow = true;
+          else if (this.unackedBytes >= 2 * this.rcvMss) {
+            // Two full segments are owed an ACK: it goes out once this batch of
+            // segments is processed (like GRO), carrying every segment of the batch.
+            if (!this.ackBatched) {
+              this.ackBatched = true;
+              this.host.queueFlush(this);
+            }
+          } else if (this.delackAt === NEVER) {
             this.delackAt = now + this.host.config.delayedAckNs;
             this.#schedule(this.delackAt);
           }
@@ -1453,6 +1467,13 @@ export class Connection {
   /** Runs from the engine's microtask: output after writes, then application notifications. */
   flush(now: number): void {
     this.flushQueued = false;
+    if (this.ackBatched) {
+      this.ackBatched = false;
+      if (this.unackedBytes > 0) {
+        this.ackNow = true;
+        this.needsOutput = true;
+      }
+    }
     if (this.needsOutput) {
       this.needsOutput = false;
       if (this.state !== CLOSED) {
@@ -1658,8 +1679,9 @@ export class Connection {
     this.#emit(this.sndNxt, 0, ACK, now);
   }
 
-  #tsNow(): number {
-    return (this.host.tsClock() + this.tsOffset) >>> 0;
+  /** Our timestamp clock at `now` (1 ms ticks plus the per-connection offset). */
+  #tsNow(now: number): number {
+    return (Math.floor(now / 1e6) + this.tsOffset) >>> 0;
   }
 
   /** Free receive space we can offer, keeping one window-scale unit in reserve for rounding. */
@@ -1725,9 +1747,9 @@ export class Connection {
       if (this.synOptions & OFFER_WSCALE) p = writeWindowScaleOption(buffer, p, this.rcvShift);
       if (this.synOptions & OFFER_SACK) p = writeSackPermittedOption(buffer, p);
       if (this.synOptions & OFFER_TIMESTAMPS)
-        p = writeTimestampOption(buffer, p, this.#tsNow(), flags & ACK ? this.tsRecent : 0);
+        p = writeTimestampOption(buffer, p, this.#tsNow(now), flags & ACK ? this.tsRecent : 0);
     } else {
-      if (this.tsOk) p = writeTimestampOption(buffer, p, this.#tsNow(), this.tsRecent);
+      if (this.tsOk) p = writeTimestampOption(buffer, p, this.#tsNow(now), this.tsRecent);
       if (sackBlocks > 0) {
         const blocks = sackScratch;
         this.ooo!.recent(blocks, sackBlocks);
