@@ -350,9 +350,15 @@ export class TcpEngine implements Tcp, TcpUpper, ConnectionHost {
 
   // ---- input -----------------------------------------------------------------------------------
 
-  receive(src: number, dst: number, segment: Uint8Array): void {
+  receive(
+    src: number,
+    dst: number,
+    segment: Uint8Array,
+    offset = 0,
+    length = segment.length - offset,
+  ): void {
     try {
-      this.#receive(src, dst, segment);
+      this.#receive(src, dst, segment, offset, length);
     } catch (error) {
       this.stats.internalErrors++;
       this.stats.rxDropped++;
@@ -360,31 +366,30 @@ export class TcpEngine implements Tcp, TcpUpper, ConnectionHost {
     }
   }
 
-  #receive(src: number, dst: number, b: Uint8Array): void {
+  #receive(src: number, dst: number, b: Uint8Array, o: number, length: number): void {
     const stats = this.stats;
     stats.rxSegments++;
     if (this.#closed) {
       stats.rxDropped++;
       return;
     }
-    const length = b.length;
-    const h = checkHeader(b, 0, length);
+    const h = checkHeader(b, o, length);
     if (h < 0) {
       stats.rxDropped++;
       stats.rxMalformed++;
       return;
     }
-    if (!verifyChecksum(b, 0, length, src, dst)) {
+    if (!verifyChecksum(b, o, length, src, dst)) {
       stats.rxDropped++;
       stats.rxChecksumErrors++;
       return;
     }
     const opts = this.#opts;
-    const f = flagsOf(b, 0);
-    const sport = srcPortOf(b, 0);
-    const dport = dstPortOf(b, 0);
+    const f = flagsOf(b, o);
+    const sport = srcPortOf(b, o);
+    const dport = dstPortOf(b, o);
     if (
-      !parseOptions(b, TCP_HEADER_LENGTH, h, opts) ||
+      !parseOptions(b, o + TCP_HEADER_LENGTH, o + h, opts) ||
       (f & SYN && f & (RST | FIN)) ||
       sport === 0 ||
       dport === 0
@@ -395,12 +400,12 @@ export class TcpEngine implements Tcp, TcpUpper, ConnectionHost {
     }
     const seg = this.#seg;
     seg.buf = b;
-    seg.dataOffset = h;
+    seg.dataOffset = o + h;
     seg.dataLength = length - h;
-    seg.seq = seqNumber(b, 0);
-    seg.ack = ackNumber(b, 0);
+    seg.seq = seqNumber(b, o);
+    seg.ack = ackNumber(b, o);
     seg.flags = f;
-    seg.window = windowField(b, 0);
+    seg.window = windowField(b, o);
     seg.src = src;
     seg.dst = dst;
     seg.srcPort = sport;
