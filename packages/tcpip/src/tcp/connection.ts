@@ -685,6 +685,22 @@ export class Connection {
       return false;
     }
     if (this.state === CLOSED) return false;
+    // Header prediction (Van Jacobson): the next in-order data segment of an
+    // established connection, acknowledging nothing new, changing no window and
+    // carrying no SACK, passes every check below; only the data path runs.
+    if (
+      this.state === ESTABLISHED &&
+      (f & ~PSH) === ACK &&
+      this.host.config.headerPrediction &&
+      seg.seq === this.rcvNxt &&
+      seg.ack === this.sndUna &&
+      seg.dataLength > 0 &&
+      opts.sackCount === 0 &&
+      (this.tsOk ? opts.timestamp && seqGe(opts.tsVal, this.tsRecent) : !opts.timestamp) &&
+      seg.window << this.sndShift === this.sndWnd &&
+      this.#predictedData(seg, opts, now)
+    )
+      return false;
     this.lastRecvAt = now;
 
     const tsPresent = this.tsOk && opts.timestamp;
@@ -794,6 +810,53 @@ export class Connection {
     this.#inputData(seg, now);
     this.#afterInput(now);
     return false;
+  }
+
+  /**
+   * The rest of header prediction: takes the segment when its data fits the
+   * window and the buffer, nothing is out of order or closing, and we have
+   * nothing in flight or unsent (so this ACK changes nothing on the send
+   * side). The steps are those of the full path for such a segment. Returns
+   * false, having changed nothing, when the full path must run.
+   */
+  #predictedData(seg: SegmentIn, opts: TcpOptions, now: number): boolean {
+    const n = seg.dataLength;
+    const ring = this.recvRing;
+    const ooo = this.ooo;
+    if (
+      this.sndNxt !== this.sndUna ||
+      this.sndNxt !== this.#seqEnd() ||
+      this.finQueued ||
+      this.appClosed ||
+      this.peerFinSeq >= 0 ||
+      (ooo !== undefined && ooo.count > 0) ||
+      n > seqDiff(this.rcvAdv, this.rcvNxt) ||
+      n > ring.capacity - ring.length
+    )
+      return false;
+    this.host.stats.rxPredicted++;
+    this.lastRecvAt = now;
+    // RFC 7323 §4.3 (TS.Recent), as in input().
+    if (this.tsOk && (seqLe(seg.seq, this.lastAckSent) || this.tsRecentAt < 0)) {
+      this.tsRecent = opts.tsVal;
+      this.tsRecentAt = now;
+    }
+    // SND.WL1/WL2 (the window itself is unchanged), as in #inputAck.
+    if (seqLt(this.sndWl1, seg.seq) || (this.sndWl1 === seg.seq && seqLe(this.sndWl2, seg.ack))) {
+      this.sndWl1 = seg.seq;
+      this.sndWl2 = seg.ack;
+    }
+    this.persistProbes = 0;
+    this.keepProbes = 0;
+    // The in-order branch of #inputData.
+    if (n > this.rcvMss) this.rcvMss = Math.min(n, this.ourMss);
+    ring.writeAt(ring.length, seg.buf, seg.dataOffset, n);
+    ring.extend(n);
+    this.rcvNxt = seqAdd(this.rcvNxt, n);
+    this.#ackReceived(n, now);
+    this.#readableChanged();
+    if (this.ackNow) this.#afterInput(now);
+    return true;
   }
 
   #simultaneousSynAck(seg: SegmentIn, opts: TcpOptions, now: number): boolean {
@@ -1259,21 +1322,7 @@ export class Connection {
             }
           }
           this.ackNow = true;
-        } else {
-          this.unackedBytes += n;
-          if (this.unackedBytes >= ACK_COALESCE_BYTES) this.ackNow = true;
-          else if (this.unackedBytes >= 2 * this.rcvMss) {
-            // Two full segments are owed an ACK: it goes out once this batch of
-            // segments is processed (like GRO), carrying every segment of the batch.
-            if (!this.ackBatched) {
-              this.ackBatched = true;
-              this.host.queueFlush(this);
-            }
-          } else if (this.delackAt === NEVER) {
-            this.delackAt = now + this.host.config.delayedAckNs;
-            this.#schedule(this.delackAt);
-          }
-        }
+        } else this.#ackReceived(n, now);
         this.#readableChanged();
       } else {
         // Out of order: keep it, ACK at once with SACK blocks.
@@ -1293,6 +1342,26 @@ export class Connection {
       else if (seqGt(finSeq, this.rcvNxt)) this.peerFinSeq = finSeq;
     } else if (this.peerFinSeq >= 0 && this.peerFinSeq === this.rcvNxt) {
       this.#receiveFin(now);
+    }
+  }
+
+  /**
+   * Delayed ACKs for `n` new in-order bytes. Two full segments are owed an
+   * ACK (RFC 5681 §4.2); it goes out once the current batch of received
+   * segments is processed (like GRO), or at once after 64 KiB, so one ACK
+   * covers a whole batch. A lone segment waits for the delayed-ACK timer.
+   */
+  #ackReceived(n: number, now: number): void {
+    this.unackedBytes += n;
+    if (this.unackedBytes >= ACK_COALESCE_BYTES) this.ackNow = true;
+    else if (this.unackedBytes >= 2 * this.rcvMss) {
+      if (!this.ackBatched) {
+        this.ackBatched = true;
+        this.host.queueFlush(this);
+      }
+    } else if (this.delackAt === NEVER) {
+      this.delackAt = now + this.host.config.delayedAckNs;
+      this.#schedule(this.delackAt);
     }
   }
 

@@ -116,6 +116,8 @@ export class TcpEngine implements Tcp, TcpUpper, ConnectionHost {
 
   /** Connections by four-tuple hash, chained through nextInBucket. */
   readonly #table = new Map<number, Connection>();
+  /** The connection found last (only connections in the table). */
+  #last: Connection | undefined = undefined;
   #connections = 0;
   #timeWait = 0;
   readonly #listeners = new Map<number, Listener>();
@@ -265,6 +267,16 @@ export class TcpEngine implements Tcp, TcpUpper, ConnectionHost {
   }
 
   #lookup(localAddr: number, localPort: number, remoteAddr: number, remotePort: number) {
+    // A bulk transfer's segments keep arriving for the same connection.
+    const last = this.#last;
+    if (
+      last !== undefined &&
+      last.localPort === localPort &&
+      last.remotePort === remotePort &&
+      last.remoteAddr === remoteAddr &&
+      last.localAddr === localAddr
+    )
+      return last;
     let c = this.#table.get(TcpEngine.#key(localPort, remoteAddr, remotePort));
     while (c !== undefined) {
       if (
@@ -272,8 +284,10 @@ export class TcpEngine implements Tcp, TcpUpper, ConnectionHost {
         c.remotePort === remotePort &&
         c.remoteAddr === remoteAddr &&
         c.localAddr === localAddr
-      )
+      ) {
+        this.#last = c;
         return c;
+      }
       c = c.nextInBucket;
     }
     return undefined;
@@ -287,6 +301,7 @@ export class TcpEngine implements Tcp, TcpUpper, ConnectionHost {
   }
 
   #remove(conn: Connection): void {
+    if (this.#last === conn) this.#last = undefined;
     const key = TcpEngine.#key(conn.localPort, conn.remoteAddr, conn.remotePort);
     let c = this.#table.get(key);
     let prev: Connection | undefined;
