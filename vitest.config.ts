@@ -3,6 +3,12 @@ import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
-    projects: ["packages/*", "apps/*", "tooling/checks"],
+    projects: [
+      "packages/*",
+      "apps/*",
+      "tooling/checks",
+      "tooling/registry-test",
+      "tooling/interop",
+    ],
   },
 });

@@ -1,6 +1,6 @@
 // Runs echo on Node. `--net=socket` (the default) binds the host's sockets;
 // `--net=direct` runs Atoll's own TCP/IP over a Linux TAP device (needs
-// CAP_NET_ADMIN), configured by --tap, --ipv4 and --ipv4-gateway.
+// CAP_NET_ADMIN), configured by --tap, --ipv4 (an address, or dhcp) and --ipv4-gateway.
 import { nodeDefaults, runMain } from "@atoll/platform/node";
 import { direct } from "@atoll/tcpip";
 import { socketStack } from "@atoll/tcpip/socket";

@@ -41,7 +41,17 @@ export const Echo = createUnikernel({
         .catch((error: unknown) => log.debug("UDP reply failed", { error }));
     });
     log.info("echoing", { port, address: stack.ipv4.config().address });
+    // With --ipv4=dhcp the address comes from a lease: say when it is renewed, changes or goes.
+    const unwatch = stack.ipv4.onChange(({ address }, lease) =>
+      log.info(lease === undefined ? "address changed" : "lease", {
+        address,
+        ...(lease === undefined
+          ? {}
+          : { server: lease.server, leaseSeconds: lease.leaseTimeNs / 1e9 }),
+      }),
+    );
     return () => {
+      unwatch();
       stack.tcp.unlisten(port);
       stack.udp.unlisten(port);
       for (const flow of flows) flow.abort();

@@ -1,4 +1,24 @@
 // @atoll/tcpip: the Stack signature, Atoll's direct TCP/IP stack and the socket stack.
+export {
+  type ArpObserver,
+  type DhcpArpProbeOptions,
+  DhcpClient,
+  type DhcpCounters,
+  type DhcpHost,
+  type DhcpOptions,
+  type DhcpState,
+} from "./dhcp/client.js";
+export {
+  DHCP_CLIENT_PORT,
+  DHCP_SERVER_PORT,
+  type DhcpMessage,
+  type DhcpMessageInit,
+  DhcpMessageType,
+  DhcpOption,
+  DhcpProblem,
+  emitDhcp,
+  parseDhcp,
+} from "./dhcp/wire.js";
 export * from "./errors.js";
 export { flowReadable, flowWritable } from "./flow-streams.js";
 export type { ArpCounters, ArpOptions } from "./iface/arp-cache.js";
@@ -14,6 +34,7 @@ export type { UdpCounters } from "./iface/udp.js";
 export * from "./signature.js";
 export {
   createDirectStack,
+  type DirectDriverOptions,
   type DirectStack,
   type DirectStackDevices,
   type DirectStackOptions,

@@ -17,19 +17,32 @@ export interface DhcpLease {
   readonly gateway: string | undefined;
   readonly dnsServers: readonly string[];
   readonly server: string;
+  /** The interface MTU the server advertises (option 26), reported, not applied. */
   readonly mtu: number | undefined;
-  /** Lease duration and renewal times, ns, from when the lease was bound. */
+  /** Lease duration (T1, T2: renewal and rebinding times), ns from `boundAt`; Infinity for an infinite lease. */
   readonly leaseTimeNs: number;
   readonly renewalTimeNs: number;
   readonly rebindingTimeNs: number;
-  /** MonotonicClock time the lease was last bound or renewed. */
+  /**
+   * MonotonicClock time the lease was last granted or renewed: when the
+   * DHCPREQUEST that won it was sent (RFC 2131 §4.4.1).
+   */
   readonly boundAt: number;
 }
+
+/** Called after the address, prefix, gateway or lease changed. */
+export type Ipv4ChangeListener = (config: Ipv4Config, lease: DhcpLease | undefined) => void;
 
 export interface Ipv4 {
   config(): Ipv4Config;
   /** The DHCP lease, when the address came from DHCP. */
   lease(): DhcpLease | undefined;
+  /**
+   * Calls `listener` after every change of the configuration or the lease
+   * (bound, renewed, rebound, expired, released); returns a function that
+   * stops it. A stack whose configuration never changes never calls it.
+   */
+  onChange(listener: Ipv4ChangeListener): () => void;
 }
 
 export interface PingResult {

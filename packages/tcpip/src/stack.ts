@@ -1,12 +1,13 @@
 // The direct stack: Atoll's own TCP/IP over a Netif. `createDirectStack`
 // builds it from devices (for tests and embedding); `direct(options)` is the
 // driver a unikernel binds, configured by `--ipv4=10.0.0.2/24` and
-// `--ipv4-gateway=10.0.0.1`.
+// `--ipv4-gateway=10.0.0.1`, or by DHCP with `--ipv4=dhcp`.
 
 import { MonotonicClock, Time } from "@atoll/clock";
 import {
   arg,
   driver,
+  formatCidr,
   formatIpv4,
   type Ipv4Cidr,
   type Logger,
@@ -16,6 +17,8 @@ import {
 } from "@atoll/core";
 import { Random } from "@atoll/entropy";
 import { Netif } from "@atoll/netif";
+import { DhcpClient, type DhcpCounters, type DhcpOptions } from "./dhcp/client.js";
+import { DHCP_CLIENT_PORT, DHCP_SERVER_PORT } from "./dhcp/wire.js";
 import type { ArpCounters, ArpOptions } from "./iface/arp-cache.js";
 import type { IcmpCounters, IcmpOptions } from "./iface/icmp.js";
 import {
@@ -30,6 +33,7 @@ import {
   type DhcpLease,
   type Icmp,
   type Ipv4,
+  type Ipv4ChangeListener,
   type Ipv4Config,
   Stack,
   type StackStats,
@@ -56,8 +60,13 @@ export interface TcpTransportDevices {
 }
 
 export interface DirectStackOptions extends InterfaceOptions {
-  /** The address and prefix (`10.0.0.2/24`); the `--ipv4` argument overrides it. */
+  /**
+   * The address and prefix (`10.0.0.2/24`), or `"dhcp"` to get them from a
+   * DHCP server (the client starts with the stack); the `--ipv4` argument overrides it.
+   */
   readonly ipv4?: string | Ipv4Cidr;
+  /** The DHCP client's options (used with `ipv4: "dhcp"` or `stack.dhcp.start()`). */
+  readonly dhcp?: DhcpOptions;
   /** The default gateway; the `--ipv4-gateway` argument overrides it. */
   readonly gateway?: string;
   readonly arp?: ArpOptions;
@@ -87,6 +96,8 @@ export interface DirectStackStats extends StackStats {
   readonly fragments: Readonly<ReassemblyCounters>;
   readonly icmp: Readonly<IcmpCounters>;
   readonly udp: Readonly<UdpCounters>;
+  /** The DHCP client's counters (all 0 without DHCP). */
+  readonly dhcp: Readonly<DhcpCounters>;
   /** Exceptions caught on the receive path (should stay 0). */
   readonly internalErrors: number;
 }
@@ -96,8 +107,14 @@ export interface DirectStack extends Stack {
   readonly stats: DirectStackStats;
   /** The Ethernet/IPv4 interface (ARP cache, reassembly, counters). */
   readonly interface: EthernetInterface;
-  /** Sets the address (a DHCP client uses this); undefined removes it. */
+  /** Sets the address; undefined removes it. (Stop `dhcp` first, or it will override this.) */
   configure(address: Ipv4Cidr | undefined, gateway?: string): void;
+  /**
+   * The DHCP client (RFC 2131), started by `ipv4: "dhcp"`, or by hand with
+   * `start()`. It lives as long as the stack and remembers its last lease
+   * across stop() and start() (INIT-REBOOT).
+   */
+  readonly dhcp: DhcpClient;
   /** Stops TCP, rejects pending operations, cancels every timer and detaches from the Netif. */
   close(): Promise<void>;
 }
@@ -122,10 +139,27 @@ export function createDirectStack(
   );
   iface.attachTcp(transport.upper);
 
-  // Set by the DHCP client once it exists (--ipv4=dhcp); static configuration has no lease.
-  const lease: DhcpLease | undefined = undefined;
+  // The lease, when the address came from DHCP; static configuration has none.
+  let lease: DhcpLease | undefined;
+  const listeners = new Set<Ipv4ChangeListener>();
+  const notify = () => {
+    const config = ipv4.config();
+    for (const listener of [...listeners]) {
+      try {
+        listener(config, lease);
+      } catch (error) {
+        log.warn("an ipv4.onChange listener threw", { error });
+      }
+    }
+  };
   const configure = (cidr: Ipv4Cidr | undefined, gateway?: string): void => {
+    setAddress(cidr, gateway);
+    lease = undefined;
+    notify();
+  };
+  const setAddress = (cidr: Ipv4Cidr | undefined, gateway?: string): void => {
     if (cidr === undefined) {
+      if (iface.address !== undefined) log.info("address removed");
       iface.configure(undefined);
       return;
     }
@@ -141,10 +175,55 @@ export function createDirectStack(
       ...(gateway === undefined ? {} : { gateway }),
     });
   };
-  const initial = typeof options.ipv4 === "string" ? parseCidr(options.ipv4) : options.ipv4;
-  if (typeof options.ipv4 === "string" && initial === undefined)
-    throw new RangeError(`not an IPv4 address with prefix: ${options.ipv4}`);
-  if (initial !== undefined) configure(initial, options.gateway);
+  const useDhcp = options.ipv4 === "dhcp";
+  const initial =
+    typeof options.ipv4 === "string"
+      ? useDhcp
+        ? undefined
+        : parseCidr(options.ipv4)
+      : options.ipv4;
+  if (typeof options.ipv4 === "string" && !useDhcp && initial === undefined)
+    throw new RangeError(`not an IPv4 address with prefix, nor "dhcp": ${options.ipv4}`);
+  if (initial !== undefined) setAddress(initial, options.gateway);
+
+  const dhcp = new DhcpClient(
+    {
+      mac: iface.mac,
+      mtu: iface.mtu,
+      clock: devices.clock,
+      time: devices.time,
+      random: devices.random,
+      log: log.child("dhcp"),
+      listen: (listener) => iface.udp.listen(DHCP_CLIENT_PORT, listener, { internal: true }),
+      unlisten: () => iface.udp.unlisten(DHCP_CLIENT_PORT),
+      send: (address, data) =>
+        iface.udp.send(address, DHCP_SERVER_PORT, data, { srcPort: DHCP_CLIENT_PORT }),
+      probe: (address) => iface.probeAddress(address),
+      watchArp: (observer) => {
+        iface.arpObserver = observer;
+      },
+      apply: (granted) => {
+        const c = iface.address;
+        const same =
+          granted !== undefined &&
+          c !== undefined &&
+          formatIpv4(c) === granted.address &&
+          iface.prefixLength === granted.prefixLength &&
+          (iface.gateway === undefined ? undefined : formatIpv4(iface.gateway)) === granted.gateway;
+        // A renewal that changes nothing leaves the interface alone (no new announcements).
+        if (!same)
+          setAddress(
+            granted === undefined
+              ? undefined
+              : { address: granted.address, prefix: granted.prefixLength },
+            granted?.gateway,
+          );
+        lease = granted;
+        notify();
+      },
+    },
+    options.dhcp,
+  );
 
   const ipv4: Ipv4 = {
     config(): Ipv4Config {
@@ -156,6 +235,12 @@ export function createDirectStack(
       };
     },
     lease: () => lease,
+    onChange(listener) {
+      listeners.add(listener);
+      return () => {
+        listeners.delete(listener);
+      };
+    },
   };
   const icmp: Icmp = { ping: (address, pingOptions) => iface.icmp.ping(address, pingOptions) };
   const udp: Udp = {
@@ -172,12 +257,13 @@ export function createDirectStack(
     icmp: iface.icmp.counters,
     udp: iface.udp.counters,
     tcp: transport.stats,
+    dhcp: dhcp.counters,
     get internalErrors() {
       return c.internalErrors;
     },
   };
   let closing: Promise<void> | undefined;
-  return {
+  const stack: DirectStack = {
     ipv4,
     icmp,
     udp,
@@ -185,9 +271,12 @@ export function createDirectStack(
     stats,
     interface: iface,
     configure,
+    dhcp,
     close() {
       closing ??= (async () => {
         try {
+          dhcp.stop();
+          listeners.clear();
           await transport.close();
         } finally {
           iface.close();
@@ -196,40 +285,76 @@ export function createDirectStack(
       return closing;
     },
   };
+  if (useDhcp) dhcp.start();
+  return stack;
 }
 
 function defaultTransport(devices: TcpTransportDevices, options: TcpConfig): TcpTransport {
   return createTcp({ ...devices, options });
 }
 
+export interface DirectDriverOptions extends DirectStackOptions {
+  /** With DHCP, connect resolves once the first lease is bound (default true). */
+  readonly waitForLease?: boolean;
+}
+
+/** `--ipv4`: an address with its prefix length, or "dhcp". */
+function ipv4Arg(initial: Ipv4Cidr | "dhcp" | undefined) {
+  return arg.custom<Ipv4Cidr | "dhcp", { doc: string; env: string; default?: Ipv4Cidr | "dhcp" }>(
+    {
+      metavar: "CIDR|dhcp",
+      form: 'an IPv4 address with prefix length like 10.0.0.2/24, or "dhcp"',
+      parse: (text) => (text === "dhcp" ? "dhcp" : parseCidr(text)),
+      accept(value) {
+        if (value === "dhcp") return "dhcp";
+        if (typeof value === "object" && value !== null) {
+          const c = value as Partial<Ipv4Cidr>;
+          if (typeof c.address === "string" && typeof c.prefix === "number")
+            return parseCidr(`${c.address}/${c.prefix}`);
+        }
+        return undefined;
+      },
+      format: (value) => (value === "dhcp" ? "dhcp" : formatCidr(value)),
+    },
+    {
+      doc: 'the interface\'s IPv4 address and prefix length, or "dhcp" to lease them from a DHCP server',
+      env: "ATOLL_IPV4",
+      ...(initial === undefined ? {} : { default: initial }),
+    },
+  );
+}
+
 /**
  * The direct stack as a driver: provides Stack over a Netif, a MonotonicClock,
- * Time and Random. Runtime arguments: `--ipv4=ADDRESS/PREFIX` (required unless
- * given in `options.ipv4`) and `--ipv4-gateway=ADDRESS`.
+ * Time and Random. Runtime arguments: `--ipv4=ADDRESS/PREFIX` or `--ipv4=dhcp`
+ * (required unless given in `options.ipv4`) and `--ipv4-gateway=ADDRESS`
+ * (static configuration only: with DHCP the server names the router). With
+ * DHCP, connecting waits for the first lease (unless `waitForLease: false`).
  */
-export const direct = (options: DirectStackOptions = {}) => {
-  const initial = typeof options.ipv4 === "string" ? parseCidr(options.ipv4) : options.ipv4;
+export const direct = (options: DirectDriverOptions = {}) => {
+  const initial =
+    options.ipv4 === "dhcp"
+      ? "dhcp"
+      : typeof options.ipv4 === "string"
+        ? parseCidr(options.ipv4)
+        : options.ipv4;
   return driver({
     name: "stack.direct",
     provides: Stack,
     needs: { netif: Netif, clock: MonotonicClock, time: Time, random: Random },
     args: {
-      ipv4: arg.cidr({
-        doc: "the interface's IPv4 address and prefix length",
-        env: "ATOLL_IPV4",
-        ...(initial === undefined ? {} : { default: initial }),
-      }),
+      ipv4: ipv4Arg(initial),
       "ipv4-gateway": arg.ipv4({
-        doc: "the default gateway",
+        doc: "the default gateway (with a static address)",
         env: "ATOLL_IPV4_GATEWAY",
         optional: true,
         ...(options.gateway === undefined ? {} : { default: options.gateway }),
       }),
     },
-    connect(devices, args, context) {
-      const { ipv4: _ipv4, gateway: _gateway, ...rest } = options;
+    async connect(devices, args, context) {
+      const { ipv4: _ipv4, gateway: _gateway, waitForLease, ...rest } = options;
       const gateway = args["ipv4-gateway"];
-      return createDirectStack(
+      const stack = createDirectStack(
         { ...devices, log: context.log },
         {
           ...rest,
@@ -237,6 +362,16 @@ export const direct = (options: DirectStackOptions = {}) => {
           ...(gateway === undefined ? {} : { gateway }),
         },
       );
+      if (args.ipv4 === "dhcp" && waitForLease !== false) {
+        context.log.info("waiting for a DHCP lease");
+        try {
+          await stack.dhcp.whenBound(context.signal);
+        } catch (error) {
+          await stack.close();
+          throw error;
+        }
+      }
+      return stack;
     },
     disconnect: (stack) => (stack as DirectStack).close(),
   });

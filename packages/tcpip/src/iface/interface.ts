@@ -300,6 +300,30 @@ export class EthernetInterface implements TcpLower {
     if (this.#address !== undefined) this.#sendArp(ArpOperation.REQUEST, undefined, this.#address);
   }
 
+  /** Broadcasts an ARP probe for `address`: a request with sender address 0.0.0.0 (RFC 5227 §2.1.1). */
+  probeAddress(address: number): void {
+    const frame = this.#arpFrame;
+    emitEthernetHeader(frame, 0, BROADCAST_MAC, this.mac, EtherType.ARP);
+    emitArpPacket(
+      frame,
+      ETHERNET_HEADER_LENGTH,
+      ArpOperation.REQUEST,
+      this.mac,
+      0,
+      ZERO_MAC,
+      address,
+    );
+    this.#write(frame);
+  }
+
+  /**
+   * Sees every valid ARP packet received from another host, before the
+   * interface acts on it (the DHCP client's conflict detection). Must not throw.
+   */
+  arpObserver:
+    | ((operation: number, senderMac: Uint8Array, senderIp: number, targetIp: number) => void)
+    | undefined = undefined;
+
   get tcpUpper(): TcpUpper | undefined {
     return this.#tcp;
   }
@@ -754,6 +778,12 @@ export class EthernetInterface implements TcpLower {
       arp.counters.rxErrors++;
       return;
     }
+    this.arpObserver?.(
+      operation,
+      buffer.subarray(senderMacAt, senderMacAt + 6),
+      senderIp,
+      targetIp,
+    );
     const address = this.#address;
     if (address !== undefined && senderIp === address) {
       // Someone else claims our address (RFC 5227 §2.4): say so, defend by announcing.

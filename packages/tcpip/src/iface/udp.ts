@@ -50,20 +50,32 @@ export class UdpEndpoint {
   };
   readonly #iface: EthernetInterface;
   readonly #listeners = new Map<number, (datagram: UdpDatagram) => void>();
+  readonly #internal = new Set<number>();
 
   constructor(iface: EthernetInterface) {
     this.#iface = iface;
   }
 
-  listen(port: number, listener: (datagram: UdpDatagram) => void): void {
+  /**
+   * Delivers datagrams to `port`. An `internal` listener (the stack's own:
+   * the DHCP client's port 68) never becomes the default source port of the
+   * application's datagrams.
+   */
+  listen(
+    port: number,
+    listener: (datagram: UdpDatagram) => void,
+    options: { readonly internal?: boolean } = {},
+  ): void {
     checkPort(port, false);
     if (this.#iface.closed) throw new DisconnectedError("stack");
     if (this.#listeners.has(port)) throw new AddressInUseError(`UDP port ${port}`);
     this.#listeners.set(port, listener);
+    if (options.internal === true) this.#internal.add(port);
   }
 
   unlisten(port: number): void {
     this.#listeners.delete(port);
+    this.#internal.delete(port);
   }
 
   send(
@@ -129,9 +141,9 @@ export class UdpEndpoint {
     return Promise.resolve();
   }
 
-  /** The first port listened on, so that replies come back to a listener; else a random ephemeral one. */
+  /** The first port the application listened on, so that replies come back to it; else a random ephemeral one. */
   #defaultSourcePort(): number {
-    for (const port of this.#listeners.keys()) return port;
+    for (const port of this.#listeners.keys()) if (!this.#internal.has(port)) return port;
     for (;;) {
       const port = EPHEMERAL_FIRST + this.#iface.random.int(EPHEMERAL_COUNT);
       if (!this.#listeners.has(port)) return port;
@@ -183,6 +195,7 @@ export class UdpEndpoint {
 
   close(): void {
     this.#listeners.clear();
+    this.#internal.clear();
   }
 
   /** Ports listened on. */

@@ -292,6 +292,8 @@ export function createSocketStack(options: SocketStackOptions = {}): SocketStack
   const ipv4: Ipv4 = {
     config: () => ({ address: bind, prefixLength: undefined, gateway: undefined }),
     lease: () => undefined,
+    // Host sockets: the address is the host's business, and never changes here.
+    onChange: () => () => {},
   };
 
   return {
