@@ -225,7 +225,7 @@ export class MemoryLink {
       if (upper !== undefined) {
         this.stats.delivered++;
         this.stats.bytes += p.length;
-        upper.receive(p.src, p.dst, p.buffer.subarray(p.offset, p.offset + p.length));
+        upper.receive(p.src, p.dst, p.buffer, p.offset, p.length);
       }
       p.owner?.recycle(p.buffer);
     }

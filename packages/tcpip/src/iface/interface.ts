@@ -215,6 +215,17 @@ export class EthernetInterface implements TcpLower {
   readonly #viewOf: Uint8Array[] = [];
   readonly #views: DataView[] = [];
   #nextView = 0;
+  /**
+   * The last two frame views written (a data segment and an ACK, say) and
+   * what they view: the Netif copies a frame before `write` returns, so the
+   * same view of the same pooled buffer can be handed to it again.
+   */
+  #frame0: Uint8Array = EMPTY;
+  #frame0Of: Uint8Array = EMPTY;
+  #frame0Start = 0;
+  #frame1: Uint8Array = EMPTY;
+  #frame1Of: Uint8Array = EMPTY;
+  #frame1Start = 0;
 
   constructor(devices: InterfaceDevices, options: InterfaceOptions = {}) {
     this.netif = devices.netif;
@@ -404,7 +415,7 @@ export class EthernetInterface implements TcpLower {
       view.setUint32(start + 8, this.#fastWord2);
       view.setUint16(start + 12, EtherType.IPV4);
       emitIpv4HeaderView(view, ip, source, destination, IpProtocol.TCP, length, id, this.ttl, true);
-      const ok = this.#write(buffer.subarray(start, offset + length));
+      const ok = this.#write(this.#frameView(buffer, start, offset + length));
       if (pooled) this.#pool.give(buffer);
       if (!ok) this.counters.ipv4.txDropped++;
       return ok;
@@ -423,6 +434,31 @@ export class EthernetInterface implements TcpLower {
     );
     this.#remember(destination);
     return result === SendResult.SENT || result === SendResult.QUEUED;
+  }
+
+  /** buffer[start, end) as a view, reusing one of the last two when it is the same range. */
+  #frameView(buffer: Uint8Array, start: number, end: number): Uint8Array {
+    const f0 = this.#frame0;
+    if (this.#frame0Of === buffer && this.#frame0Start === start && f0.length === end - start)
+      return f0;
+    const f1 = this.#frame1;
+    if (this.#frame1Of === buffer && this.#frame1Start === start && f1.length === end - start) {
+      this.#frame1 = f0;
+      this.#frame1Of = this.#frame0Of;
+      this.#frame1Start = this.#frame0Start;
+      this.#frame0 = f1;
+      this.#frame0Of = buffer;
+      this.#frame0Start = start;
+      return f1;
+    }
+    const view = buffer.subarray(start, end);
+    this.#frame1 = f0;
+    this.#frame1Of = this.#frame0Of;
+    this.#frame1Start = this.#frame0Start;
+    this.#frame0 = view;
+    this.#frame0Of = buffer;
+    this.#frame0Start = start;
+    return view;
   }
 
   /** A DataView over `buffer`, reused while the same few buffers keep coming back. */
@@ -593,7 +629,7 @@ export class EthernetInterface implements TcpLower {
 
     if (mac !== undefined) {
       emitEthernetHeader(buffer, start, mac, this.mac, EtherType.IPV4);
-      const ok = this.#write(buffer.subarray(start, end));
+      const ok = this.#write(this.#frameView(buffer, start, end));
       if (owned) this.#pool.give(buffer);
       if (!ok) {
         this.counters.ipv4.txDropped++;
@@ -830,7 +866,7 @@ export class EthernetInterface implements TcpLower {
       case IpProtocol.TCP: {
         const tcp = this.#tcp;
         if (tcp !== undefined && !broadcast) {
-          tcp.receive(source, destination, packet.subarray(at + headerLength, at + total));
+          tcp.receive(source, destination, packet, at + headerLength, total - headerLength);
           return;
         }
         break;
@@ -871,3 +907,4 @@ export class EthernetInterface implements TcpLower {
 }
 
 const ZERO_MAC = new Uint8Array(6);
+const EMPTY = new Uint8Array(0);

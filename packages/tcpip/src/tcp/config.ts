@@ -58,6 +58,13 @@ export interface TcpConfig {
   readonly timerGranularityNs?: number;
   /** Bytes of free buffer storage kept for reuse across connections (default 4 MiB). */
   readonly bufferPoolBytes?: number;
+  /**
+   * Header prediction (default true): the next in-order data segment of an
+   * established, idle-sending connection skips the checks that cannot apply to
+   * it. false runs every segment through the full input path (same behaviour,
+   * slower); tests compare the two.
+   */
+  readonly headerPrediction?: boolean;
 }
 
 export type ResolvedTcpConfig = { -readonly [K in keyof TcpConfig]-?: NonNullable<TcpConfig[K]> };
@@ -97,6 +104,7 @@ export function resolveConfig(c: TcpConfig = {}): ResolvedTcpConfig {
     ephemeralPortMax: c.ephemeralPortMax ?? 65535,
     timerGranularityNs: c.timerGranularityNs ?? 1 * MS,
     bufferPoolBytes: c.bufferPoolBytes ?? 4 * 1024 * 1024,
+    headerPrediction: c.headerPrediction ?? true,
   };
   const positive = (name: keyof ResolvedTcpConfig, min = 1) => {
     const v = r[name] as number;

@@ -78,6 +78,11 @@ const RECOVERY_NEWRENO = 2;
 const RECOVERY_LOSS = 3;
 
 const DUP_THRESH = 3;
+/**
+ * In-order bytes after which an ACK goes out at once, even in the middle of a
+ * receive batch (one ACK per 64 KiB at most, like a GRO super-segment on Linux).
+ */
+const ACK_COALESCE_BYTES = 65536;
 const NEVER = Number.POSITIVE_INFINITY;
 /** RFC 7323 §5.5: TS.Recent older than 24 days is invalid. */
 const PAWS_IDLE_NS = 24 * 24 * 3600 * 1e9;
@@ -266,6 +271,8 @@ export class Connection {
   // ACK state
   unackedBytes = 0;
   ackNow = false;
+  /** An ACK is owed at the end of the current receive batch (sent from flush). */
+  ackBatched = false;
 
   // application hooks
   flow: ConnectionListener | undefined = undefined;
@@ -678,6 +685,22 @@ export class Connection {
       return false;
     }
     if (this.state === CLOSED) return false;
+    // Header prediction (Van Jacobson): the next in-order data segment of an
+    // established connection, acknowledging nothing new, changing no window and
+    // carrying no SACK, passes every check below; only the data path runs.
+    if (
+      this.state === ESTABLISHED &&
+      (f & ~PSH) === ACK &&
+      this.host.config.headerPrediction &&
+      seg.seq === this.rcvNxt &&
+      seg.ack === this.sndUna &&
+      seg.dataLength > 0 &&
+      opts.sackCount === 0 &&
+      (this.tsOk ? opts.timestamp && seqGe(opts.tsVal, this.tsRecent) : !opts.timestamp) &&
+      seg.window << this.sndShift === this.sndWnd &&
+      this.#predictedData(seg, opts, now)
+    )
+      return false;
     this.lastRecvAt = now;
 
     const tsPresent = this.tsOk && opts.timestamp;
@@ -787,6 +810,53 @@ export class Connection {
     this.#inputData(seg, now);
     this.#afterInput(now);
     return false;
+  }
+
+  /**
+   * The rest of header prediction: takes the segment when its data fits the
+   * window and the buffer, nothing is out of order or closing, and we have
+   * nothing in flight or unsent (so this ACK changes nothing on the send
+   * side). The steps are those of the full path for such a segment. Returns
+   * false, having changed nothing, when the full path must run.
+   */
+  #predictedData(seg: SegmentIn, opts: TcpOptions, now: number): boolean {
+    const n = seg.dataLength;
+    const ring = this.recvRing;
+    const ooo = this.ooo;
+    if (
+      this.sndNxt !== this.sndUna ||
+      this.sndNxt !== this.#seqEnd() ||
+      this.finQueued ||
+      this.appClosed ||
+      this.peerFinSeq >= 0 ||
+      (ooo !== undefined && ooo.count > 0) ||
+      n > seqDiff(this.rcvAdv, this.rcvNxt) ||
+      n > ring.capacity - ring.length
+    )
+      return false;
+    this.host.stats.rxPredicted++;
+    this.lastRecvAt = now;
+    // RFC 7323 §4.3 (TS.Recent), as in input().
+    if (this.tsOk && (seqLe(seg.seq, this.lastAckSent) || this.tsRecentAt < 0)) {
+      this.tsRecent = opts.tsVal;
+      this.tsRecentAt = now;
+    }
+    // SND.WL1/WL2 (the window itself is unchanged), as in #inputAck.
+    if (seqLt(this.sndWl1, seg.seq) || (this.sndWl1 === seg.seq && seqLe(this.sndWl2, seg.ack))) {
+      this.sndWl1 = seg.seq;
+      this.sndWl2 = seg.ack;
+    }
+    this.persistProbes = 0;
+    this.keepProbes = 0;
+    // The in-order branch of #inputData.
+    if (n > this.rcvMss) this.rcvMss = Math.min(n, this.ourMss);
+    ring.writeAt(ring.length, seg.buf, seg.dataOffset, n);
+    ring.extend(n);
+    this.rcvNxt = seqAdd(this.rcvNxt, n);
+    this.#ackReceived(n, now);
+    this.#readableChanged();
+    if (this.ackNow) this.#afterInput(now);
+    return true;
   }
 
   #simultaneousSynAck(seg: SegmentIn, opts: TcpOptions, now: number): boolean {
@@ -913,7 +983,7 @@ export class Connection {
       this.sndUna = seg.ack;
       this.highRxt = seg.ack;
       if (this.rttTimed && this.retries === 0) this.#rttSample(now - this.rttStart);
-      else if (this.tsOk && opts.tsEcr !== 0) this.#rttSample(this.#tsRtt(opts.tsEcr));
+      else if (this.tsOk && opts.tsEcr !== 0) this.#rttSample(this.#tsRtt(opts.tsEcr, now));
       this.rttTimed = false;
       this.rtoAt = NEVER;
       this.#establish(now);
@@ -1016,7 +1086,7 @@ export class Connection {
 
     // RTT sample (RFC 6298 with Karn's rule, or RFC 7323 timestamps).
     if (this.tsOk && opts.timestamp && opts.tsEcr !== 0) {
-      this.#rttSample(this.#tsRtt(opts.tsEcr));
+      this.#rttSample(this.#tsRtt(opts.tsEcr, now));
     } else if (this.rttTimed && seqGt(ack, this.rttSeq)) {
       this.rttTimed = false;
       this.#rttSample(now - this.rttStart);
@@ -1126,8 +1196,8 @@ export class Connection {
     this.#forceRxt = true;
   }
 
-  #tsRtt(tsEcr: number): number {
-    const ticks = seqDiff(this.#tsNow(), tsEcr);
+  #tsRtt(tsEcr: number, now: number): number {
+    const ticks = seqDiff(this.#tsNow(now), tsEcr);
     return ticks < 0 ? 0 : ticks * 1e6;
   }
 
@@ -1252,14 +1322,7 @@ export class Connection {
             }
           }
           this.ackNow = true;
-        } else {
-          this.unackedBytes += n;
-          if (this.unackedBytes >= 2 * this.rcvMss) this.ackNow = true;
-          else if (this.delackAt === NEVER) {
-            this.delackAt = now + this.host.config.delayedAckNs;
-            this.#schedule(this.delackAt);
-          }
-        }
+        } else this.#ackReceived(n, now);
         this.#readableChanged();
       } else {
         // Out of order: keep it, ACK at once with SACK blocks.
@@ -1279,6 +1342,26 @@ export class Connection {
       else if (seqGt(finSeq, this.rcvNxt)) this.peerFinSeq = finSeq;
     } else if (this.peerFinSeq >= 0 && this.peerFinSeq === this.rcvNxt) {
       this.#receiveFin(now);
+    }
+  }
+
+  /**
+   * Delayed ACKs for `n` new in-order bytes. Two full segments are owed an
+   * ACK (RFC 5681 §4.2); it goes out once the current batch of received
+   * segments is processed (like GRO), or at once after 64 KiB, so one ACK
+   * covers a whole batch. A lone segment waits for the delayed-ACK timer.
+   */
+  #ackReceived(n: number, now: number): void {
+    this.unackedBytes += n;
+    if (this.unackedBytes >= ACK_COALESCE_BYTES) this.ackNow = true;
+    else if (this.unackedBytes >= 2 * this.rcvMss) {
+      if (!this.ackBatched) {
+        this.ackBatched = true;
+        this.host.queueFlush(this);
+      }
+    } else if (this.delackAt === NEVER) {
+      this.delackAt = now + this.host.config.delayedAckNs;
+      this.#schedule(this.delackAt);
     }
   }
 
@@ -1453,6 +1536,13 @@ export class Connection {
   /** Runs from the engine's microtask: output after writes, then application notifications. */
   flush(now: number): void {
     this.flushQueued = false;
+    if (this.ackBatched) {
+      this.ackBatched = false;
+      if (this.unackedBytes > 0) {
+        this.ackNow = true;
+        this.needsOutput = true;
+      }
+    }
     if (this.needsOutput) {
       this.needsOutput = false;
       if (this.state !== CLOSED) {
@@ -1658,8 +1748,9 @@ export class Connection {
     this.#emit(this.sndNxt, 0, ACK, now);
   }
 
-  #tsNow(): number {
-    return (this.host.tsClock() + this.tsOffset) >>> 0;
+  /** Our timestamp clock at `now` (1 ms ticks plus the per-connection offset). */
+  #tsNow(now: number): number {
+    return (Math.floor(now / 1e6) + this.tsOffset) >>> 0;
   }
 
   /** Free receive space we can offer, keeping one window-scale unit in reserve for rounding. */
@@ -1725,9 +1816,9 @@ export class Connection {
       if (this.synOptions & OFFER_WSCALE) p = writeWindowScaleOption(buffer, p, this.rcvShift);
       if (this.synOptions & OFFER_SACK) p = writeSackPermittedOption(buffer, p);
       if (this.synOptions & OFFER_TIMESTAMPS)
-        p = writeTimestampOption(buffer, p, this.#tsNow(), flags & ACK ? this.tsRecent : 0);
+        p = writeTimestampOption(buffer, p, this.#tsNow(now), flags & ACK ? this.tsRecent : 0);
     } else {
-      if (this.tsOk) p = writeTimestampOption(buffer, p, this.#tsNow(), this.tsRecent);
+      if (this.tsOk) p = writeTimestampOption(buffer, p, this.#tsNow(now), this.tsRecent);
       if (sackBlocks > 0) {
         const blocks = sackScratch;
         this.ooo!.recent(blocks, sackBlocks);

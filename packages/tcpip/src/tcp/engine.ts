@@ -116,6 +116,8 @@ export class TcpEngine implements Tcp, TcpUpper, ConnectionHost {
 
   /** Connections by four-tuple hash, chained through nextInBucket. */
   readonly #table = new Map<number, Connection>();
+  /** The connection found last (only connections in the table). */
+  #last: Connection | undefined = undefined;
   #connections = 0;
   #timeWait = 0;
   readonly #listeners = new Map<number, Listener>();
@@ -265,6 +267,16 @@ export class TcpEngine implements Tcp, TcpUpper, ConnectionHost {
   }
 
   #lookup(localAddr: number, localPort: number, remoteAddr: number, remotePort: number) {
+    // A bulk transfer's segments keep arriving for the same connection.
+    const last = this.#last;
+    if (
+      last !== undefined &&
+      last.localPort === localPort &&
+      last.remotePort === remotePort &&
+      last.remoteAddr === remoteAddr &&
+      last.localAddr === localAddr
+    )
+      return last;
     let c = this.#table.get(TcpEngine.#key(localPort, remoteAddr, remotePort));
     while (c !== undefined) {
       if (
@@ -272,8 +284,10 @@ export class TcpEngine implements Tcp, TcpUpper, ConnectionHost {
         c.remotePort === remotePort &&
         c.remoteAddr === remoteAddr &&
         c.localAddr === localAddr
-      )
+      ) {
+        this.#last = c;
         return c;
+      }
       c = c.nextInBucket;
     }
     return undefined;
@@ -287,6 +301,7 @@ export class TcpEngine implements Tcp, TcpUpper, ConnectionHost {
   }
 
   #remove(conn: Connection): void {
+    if (this.#last === conn) this.#last = undefined;
     const key = TcpEngine.#key(conn.localPort, conn.remoteAddr, conn.remotePort);
     let c = this.#table.get(key);
     let prev: Connection | undefined;
@@ -350,9 +365,15 @@ export class TcpEngine implements Tcp, TcpUpper, ConnectionHost {
 
   // ---- input -----------------------------------------------------------------------------------
 
-  receive(src: number, dst: number, segment: Uint8Array): void {
+  receive(
+    src: number,
+    dst: number,
+    segment: Uint8Array,
+    offset = 0,
+    length = segment.length - offset,
+  ): void {
     try {
-      this.#receive(src, dst, segment);
+      this.#receive(src, dst, segment, offset, length);
     } catch (error) {
       this.stats.internalErrors++;
       this.stats.rxDropped++;
@@ -360,31 +381,30 @@ export class TcpEngine implements Tcp, TcpUpper, ConnectionHost {
     }
   }
 
-  #receive(src: number, dst: number, b: Uint8Array): void {
+  #receive(src: number, dst: number, b: Uint8Array, o: number, length: number): void {
     const stats = this.stats;
     stats.rxSegments++;
     if (this.#closed) {
       stats.rxDropped++;
       return;
     }
-    const length = b.length;
-    const h = checkHeader(b, 0, length);
+    const h = checkHeader(b, o, length);
     if (h < 0) {
       stats.rxDropped++;
       stats.rxMalformed++;
       return;
     }
-    if (!verifyChecksum(b, 0, length, src, dst)) {
+    if (!verifyChecksum(b, o, length, src, dst)) {
       stats.rxDropped++;
       stats.rxChecksumErrors++;
       return;
     }
     const opts = this.#opts;
-    const f = flagsOf(b, 0);
-    const sport = srcPortOf(b, 0);
-    const dport = dstPortOf(b, 0);
+    const f = flagsOf(b, o);
+    const sport = srcPortOf(b, o);
+    const dport = dstPortOf(b, o);
     if (
-      !parseOptions(b, TCP_HEADER_LENGTH, h, opts) ||
+      !parseOptions(b, o + TCP_HEADER_LENGTH, o + h, opts) ||
       (f & SYN && f & (RST | FIN)) ||
       sport === 0 ||
       dport === 0
@@ -395,12 +415,12 @@ export class TcpEngine implements Tcp, TcpUpper, ConnectionHost {
     }
     const seg = this.#seg;
     seg.buf = b;
-    seg.dataOffset = h;
+    seg.dataOffset = o + h;
     seg.dataLength = length - h;
-    seg.seq = seqNumber(b, 0);
-    seg.ack = ackNumber(b, 0);
+    seg.seq = seqNumber(b, o);
+    seg.ack = ackNumber(b, o);
     seg.flags = f;
-    seg.window = windowField(b, 0);
+    seg.window = windowField(b, o);
     seg.src = src;
     seg.dst = dst;
     seg.srcPort = sport;

@@ -5,7 +5,7 @@
 //
 //   const tcp = createTcp({ lower, clock, time, random, log, options });
 //   // IPv4 hands every valid protocol-6 packet to TCP:
-//   //   tcp.upper.receive(srcAddr, dstAddr, segmentBytes)     (TCP checks the checksum)
+//   //   tcp.upper.receive(srcAddr, dstAddr, bytes, offset, length)   (TCP checks the checksum)
 //   // and ICMP errors quoting a TCP segment we sent (addresses of the *quoted* packet:
 //   // src = our address, dst = the remote one; quoted = the quoted TCP header, >= 8 bytes):
 //   //   tcp.upper.icmpError(ourAddr, remoteAddr, quoted, "unreachable" | "port-unreachable" | "frag-needed", mtu)

@@ -30,10 +30,12 @@ export interface TcpLower {
 /** What the IPv4 layer calls on TCP. */
 export interface TcpUpper {
   /**
-   * A received TCP segment (header + payload) whose IPv4 header was valid.
-   * `segment` is only valid during the call. TCP verifies the checksum.
+   * A received TCP segment (header + payload) whose IPv4 header was valid:
+   * segment[offset, offset+length) (by default the whole array), so that the
+   * IPv4 layer need not make a view per packet. The bytes are only valid
+   * during the call. TCP verifies the checksum.
    */
-  receive(src: number, dst: number, segment: Uint8Array): void;
+  receive(src: number, dst: number, segment: Uint8Array, offset?: number, length?: number): void;
   /** An ICMP destination-unreachable or similar error quoting a segment we sent (RFC 5927 checks apply). */
   icmpError?(
     src: number,

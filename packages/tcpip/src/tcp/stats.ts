@@ -55,6 +55,9 @@ export class TcpStats {
   keepAliveProbes = 0;
   delayedAcks = 0;
 
+  /** In-order data segments taken by header prediction (the input fast path). */
+  rxPredicted = 0;
+
   /** ICMP (RFC 5927). */
   icmpErrors = 0;
   icmpIgnored = 0;

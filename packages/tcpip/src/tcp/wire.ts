@@ -112,6 +112,19 @@ export class TcpOptions {
 export function parseOptions(b: Uint8Array, start: number, end: number, out: TcpOptions): boolean {
   out.reset();
   let i = start;
+  // The usual layout of an established connection's segments: NOP, NOP, timestamps.
+  if (
+    end - start === TIMESTAMP_OPTION_LENGTH &&
+    b[i] === OPT_NOP &&
+    b[i + 1] === OPT_NOP &&
+    b[i + 2] === OPT_TIMESTAMP &&
+    b[i + 3] === 10
+  ) {
+    out.timestamp = true;
+    out.tsVal = readU32(b, i + 4);
+    out.tsEcr = readU32(b, i + 8);
+    return true;
+  }
   while (i < end) {
     const kind = b[i]!;
     if (kind === OPT_EOL) break;
