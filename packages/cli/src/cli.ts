@@ -8,7 +8,12 @@ import { isAtollError } from "@atoll/core";
 import { providedKinds, slotKinds } from "./abi.js";
 import type { Manifest, ParsedImage } from "./manifest.js";
 import { loadImage } from "./tender/image-file.js";
-import { DEFAULT_MEMORY_MB, MIN_MEMORY_MB, startImage } from "./tender/tender.js";
+import {
+  type BlockAttachment,
+  DEFAULT_MEMORY_MB,
+  MIN_MEMORY_MB,
+  startImage,
+} from "./tender/tender.js";
 import { ownVersion } from "./version.js";
 
 // build and new load esbuild and the templates; \`run\` starts faster without them.
@@ -94,8 +99,8 @@ Options:
 `,
   run: `atoll run — run an image with nothing but its declared devices
 
-Usage: atoll run IMAGE [--mem=MB] [--net:SLOT=tapN|switch:NAME]
-                       [--block:SLOT=PATH] [--kv:SLOT=DIR] [-- ARGS...]
+Usage: atoll run IMAGE [--mem=MB] [--net:SLOT=tapN|tap:IFNAME|switch:NAME]
+                       [--block:SLOT=PATH] [--block-ro:SLOT=PATH] [-- ARGS...]
 
 The image runs in its own thread, in a realm holding ECMAScript built-ins and
 its devices only. Console, clocks, time and random slots are provided by the
@@ -105,9 +110,14 @@ the image does not declare is an error. ARGS go to the application
 
 Options:
   --mem=MB                 the image's memory limit in MiB (default ${DEFAULT_MEMORY_MB})
-  --net:SLOT=tapN          attach a network slot to a TAP interface (@atoll/netif-tap)
-  --net:SLOT=switch:NAME   attach a network slot to the in-process switch NAME
-  --block:SLOT=PATH        attach a block slot to a disk image file
+  --net:SLOT=tapN          attach a network slot to a TAP interface (tap0, tap1, ...;
+                           created when missing; needs CAP_NET_ADMIN)
+  --net:SLOT=tap:IFNAME    the same, for a TAP interface of any name
+  --net:SLOT=switch:NAME   attach a network slot to the switch NAME, shared by every
+                           atoll run of this user on this host
+  --block:SLOT=PATH        attach a block slot to a disk image file or block device,
+                           read-write (one writer at a time: the image is locked)
+  --block-ro:SLOT=PATH     the same, read-only (any number of readers)
   --kv:SLOT=DIR            reserved for kv slots (not in boundary ABI 1)
   -h, --help               this help
 
@@ -210,7 +220,7 @@ const kindNote = (id: string) => {
   if (providedKinds.has(kind)) return "provided by the tender";
   return kind === "net"
     ? "attach with --net:SLOT=tapN|switch:NAME"
-    : "attach with --block:SLOT=PATH";
+    : "attach with --block:SLOT=PATH or --block-ro:SLOT=PATH";
 };
 
 /** The manifest for people. */
@@ -316,21 +326,33 @@ async function run(p: Parsed, io: CliIo, err: Styles): Promise<number> {
         `--mem=${memText}: expected a whole number of MiB, at least ${MIN_MEMORY_MB}`,
       );
   }
-  const attachments: Record<"net" | "block" | "kv", Record<string, string>> = {
-    net: {},
-    block: {},
-    kv: {},
-  };
+  const net: Record<string, string> = {};
+  const block: Record<string, BlockAttachment> = {};
+  const kv: Record<string, string> = {};
   for (const [name, values] of p.options) {
-    const match = /^(net|block|kv):(.+)$/.exec(name);
+    const match = /^(net|block|block-ro|kv):(.+)$/.exec(name);
     if (match === null) continue;
-    const [, kind, slot] = match as unknown as [string, "net" | "block" | "kv", string];
+    const [, kind, slot] = match as unknown as [
+      string,
+      "net" | "block" | "block-ro" | "kv",
+      string,
+    ];
     if (values.length > 1) throw new UsageError(`--${name} is given twice`);
-    attachments[kind][slot] = values[0]!;
+    const value = values[0]!;
+    if (kind === "net") net[slot] = value;
+    else if (kind === "kv") kv[slot] = value;
+    else {
+      if (block[slot] !== undefined)
+        throw new UsageError(
+          `slot "${slot}" is attached twice (--block:${slot} and --block-ro:${slot})`,
+        );
+      block[slot] = kind === "block" ? value : { path: value, readOnly: true };
+    }
   }
-  for (const kind of ["net", "block", "kv"] as const)
+  for (const kind of ["net", "block", "block-ro", "kv"] as const)
     if (p.options.has(kind))
       throw new UsageError(`--${kind} needs a slot name: --${kind}:SLOT=...`);
+  const attachments = { net, block, kv };
   const file = path.resolve(io.cwd, p.positional[0]!);
   const running = await startImage(file, {
     argv: p.rest,
@@ -387,7 +409,7 @@ async function scaffold(p: Parsed, io: CliIo, out: Styles): Promise<number> {
 const commands: Record<string, { valued: string[]; flags: string[] }> = {
   build: { valued: ["out", "condition"], flags: ["no-minify"] },
   inspect: { valued: [], flags: ["json"] },
-  run: { valued: ["mem", "net:", "block:", "kv:"], flags: [] },
+  run: { valued: ["mem", "net:", "block:", "block-ro:", "kv:"], flags: [] },
   new: { valued: ["dir", "signature"], flags: [] },
 };
 

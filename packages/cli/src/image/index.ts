@@ -22,15 +22,13 @@ import type { ImageDescription, ManifestArg } from "../manifest.js";
 import type { SlotFactory } from "./devices.js";
 import { Machine } from "./machine.js";
 
+export { Block, type BlockInfo, type SectorBuffers } from "@atoll/block";
 export {
-  Block,
-  type BlockInfo,
   blockSlot,
   clockSlot,
   consoleSlot,
   netSlot,
   randomSlot,
-  type SectorBuffers,
   type SlotFactory,
   slotFactories,
   timeSlot,

@@ -76,7 +76,7 @@ export class Machine {
       );
     const offset = this.words[Word.bootOffset]!;
     const length = this.words[Word.bootLength]!;
-    const json = new TextDecoder().decode(new Uint8Array(memory, offset, length).slice());
+    const json = String.fromCharCode(...new Uint8Array(memory, offset, length));
     this.boot = JSON.parse(json) as BootInfo;
     this.#out = new RingProducer(memory, this.boot.console.out);
     this.#in = new RingConsumer(memory, this.boot.console.in, this.boot.console.in[1] >> 1);
