@@ -72,6 +72,12 @@ export type UnikernelState =
 export interface StartOptions {
   /** Environment variables consulted for arguments that declare `env`. */
   readonly env?: Env;
+  /**
+   * Where log lines go while no Console device is connected (a sealed image
+   * without a console slot writes them to its tender). Without it they wait,
+   * up to a bound, for a Console.
+   */
+  readonly logSink?: (line: string) => void;
 }
 
 export interface Unikernel {
@@ -202,6 +208,8 @@ class UnikernelInstance<N extends NeedsSpec, A extends ArgsSpec> implements Unik
     const parsed = parseArgs(this.#entries, input, options.env ?? {});
     this.#state = "starting";
     this.#reporter.setLevels(parsed.get("runtime")!.log as LogLevels);
+    this.#fallbackSink = options.logSink;
+    if (this.#logSink === undefined) this.#reporter.attach(options.logSink);
     const log = this.#reporter.logger(this.name);
     try {
       await this.#connectAll(parsed);
@@ -329,6 +337,7 @@ class UnikernelInstance<N extends NeedsSpec, A extends ArgsSpec> implements Unik
   // Logs go to the first Console in the graph, stamped by the first monotonic clock.
   #logSink: GraphNode | undefined;
   #logClock: GraphNode | undefined;
+  #fallbackSink: ((line: string) => void) | undefined;
 
   #attachReporting(node: GraphNode, device: unknown): void {
     const id = node.driver.provides.id as string;
@@ -353,7 +362,7 @@ class UnikernelInstance<N extends NeedsSpec, A extends ArgsSpec> implements Unik
   #detachReporting(node: GraphNode): void {
     if (this.#logSink === node) {
       this.#logSink = undefined;
-      this.#reporter.attach(undefined);
+      this.#reporter.attach(this.#fallbackSink);
     }
     if (this.#logClock === node) {
       this.#logClock = undefined;
