@@ -188,6 +188,7 @@ async function bundle(
   wrapper: string,
   options: BuildOptions,
   minify: boolean,
+  topLevelAwait = false,
 ): Promise<Pass> {
   const found: Found[] = [];
   const packageEntries = new Map<string, Record<string, string> | undefined>();
@@ -202,7 +203,7 @@ async function bundle(
           found.push({ what, spec: args.path, kind: "module", importer: args.importer });
           return { path: args.path, external: true, sideEffects: false };
         }
-        const match = /^(@atoll\/[^/]+)\/(.+)$/.exec(args.path);
+        const match = /^(@atoll\/[^/]+)(?:\/(.+))?$/.exec(args.path);
         if (match === null) return undefined;
         const [, pkg, sub] = match;
         let entries = packageEntries.get(pkg!);
@@ -222,7 +223,7 @@ async function bundle(
               : undefined;
           packageEntries.set(pkg!, entries);
         }
-        const kind = entries?.[`./${sub}`];
+        const kind = entries?.[sub === undefined ? "." : `./${sub}`];
         if (kind === "node" || kind === "test") {
           found.push({
             what: args.path,
@@ -262,12 +263,17 @@ async function bundle(
       charset: "utf8",
       sourcemap: "external",
       sourcesContent: false,
-      supported: { "top-level-await": false },
+      supported: { "top-level-await": topLevelAwait },
       define: Object.fromEntries([...hostGlobals, "import.meta"].map((g) => [g, marker(g)])),
       plugins: [hostCheck],
       logLevel: "silent",
     });
   } catch (error) {
+    // Host resources are the more useful report: a Node entry often also awaits at top level.
+    if (found.length > 0 && !topLevelAwait)
+      await bundle(cwd, wrapper, options, minify, true).catch((hosted: unknown) => {
+        if (hosted instanceof BuildError && hosted.code === "ATOLL_BUILD_HOST") throw hosted;
+      });
     const failure = error as esbuild.BuildFailure;
     const lines = (failure.errors ?? []).map(
       (e) => `${e.location ? `${e.location.file}:${e.location.line}: ` : ""}${e.text}`,

@@ -205,7 +205,8 @@ async function run(machine: Machine, uk: Unikernel, argv: readonly string[]): Pr
   }
   machine.onStop(() => void uk.stop().catch((error: unknown) => report(machine, uk.name, error)));
   try {
-    await uk.start(args, { env: {} });
+    // Without a console slot, logs still reach the tender's standard output.
+    await uk.start(args, { env: {}, logSink: (line) => machine.write(line) });
   } catch (error) {
     report(machine, uk.name, error);
     machine.exit(isAtollError(error, "ATOLL_ARG_INVALID") ? 2 : 1);

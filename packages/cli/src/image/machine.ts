@@ -76,7 +76,11 @@ export class Machine {
       );
     const offset = this.words[Word.bootOffset]!;
     const length = this.words[Word.bootLength]!;
-    const json = String.fromCharCode(...new Uint8Array(memory, offset, length));
+    // The tender writes it in ASCII (JSON escapes for the rest): no UTF-8 decoder needed.
+    const bytes = new Uint8Array(memory, offset, length).slice();
+    let json = "";
+    for (let at = 0; at < bytes.length; at += 4096)
+      json += String.fromCharCode(...bytes.subarray(at, at + 4096));
     this.boot = JSON.parse(json) as BootInfo;
     this.#out = new RingProducer(memory, this.boot.console.out);
     this.#in = new RingConsumer(memory, this.boot.console.in, this.boot.console.in[1] >> 1);
