@@ -19,7 +19,7 @@ import { ownVersion } from "./version.js";
 // build and new load esbuild and the templates; \`run\` starts faster without them.
 const loadBuild = () => import("./build/build.js");
 const loadScaffold = () => import("./new/scaffold.js");
-const signatureList = "console|random|clock";
+const signatureList = "netif|block|kv|console|clock|random";
 
 export interface CliIo {
   readonly stdout: Writable & { isTTY?: boolean };
@@ -131,9 +131,10 @@ Usage:
   atoll new driver NAME --signature ${signatureList} [--dir DIR]
 
 "app" writes a unikernel project: package.json with the @atoll dependencies,
-the unikernel, a Node entry, and a test that runs it under virtual time.
-"driver" writes a driver package whose tests run the signature's conformance
-suite against it.
+a TCP service over the Stack signature, a Node entry on the host's sockets, an
+image entry with Atoll's own TCP/IP, and a test that runs it on a memory switch
+under virtual time. "driver" writes a driver package whose tests run the
+signature's conformance suite against it.
 
 Options:
   --dir DIR            where to create the project (default: ./NAME)
