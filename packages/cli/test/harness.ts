@@ -7,7 +7,7 @@ import type { AnyDriver } from "@atoll/core";
 import type { Netif } from "@atoll/netif";
 import { ConsoleInFlag, ConsoleOutFlag, Float, State, Word } from "../src/abi.js";
 import { Machine } from "../src/image/machine.js";
-import { RingConsumer, RingProducer } from "../src/ring.js";
+import { CopyingRingConsumer, RingProducer } from "../src/ring.js";
 import { layoutMemory, type SlotSpec } from "../src/tender/layout.js";
 import { BlockServer, NetServer, type ServerHost } from "../src/tender/serve.js";
 
@@ -28,7 +28,7 @@ export function machineHarness(slots: SlotSpec[] = [], devices: HostDevices = {}
   };
   setNow();
   const machine = new Machine(memory);
-  const out = new RingConsumer(memory, layout.boot.console.out, 1 << 15, true);
+  const out = new CopyingRingConsumer(memory, layout.boot.console.out, 1 << 15);
   const input = new RingProducer(memory, layout.boot.console.in);
   const written: number[] = [];
   let closed = false;

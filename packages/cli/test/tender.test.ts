@@ -45,16 +45,21 @@ describe("hello, sealed", () => {
 
   it("runs with its arguments, prints its lines, and exits 0", async () => {
     const run = io(dir);
-    const status = await main(["run", hello.path, "--", "--hello=Bonjour", "--times=3"], run);
+    const status = await main(["run", hello.path, "--", "--hello=Grüß dich 👋", "--times=3"], run);
     expect(run.stderr.text()).toBe("");
-    expect(run.stdout.text()).toBe("Bonjour\n".repeat(3));
+    expect(run.stdout.text()).toBe("Grüß dich 👋\n".repeat(3));
     expect(status).toBe(0);
   });
 
   it("prints the application's --help, and exits 2 on a bad argument", async () => {
     const helpRun = io(dir);
     expect(await main(["run", hello.path, "--", "--help"], helpRun)).toBe(0);
-    expect(helpRun.stdout.text()).toContain("--hello=TEXT");
+    // The tender prints it from the manifest, without starting the image.
+    expect(helpRun.stdout.text()).toMatch(/^hello — prints a greeting, one second apart\n/);
+    expect(helpRun.stdout.text()).toMatch(
+      /Application:\n {2}--hello=TEXT +the greeting to print \(default: Hello World!\)\n/,
+    );
+    expect(helpRun.stdout.text()).toMatch(/Runtime:\n {2}--log=LEVELS/);
     const bad = io(dir);
     expect(await main(["run", hello.path, "--", "--times=lots"], bad)).toBe(2);
     expect(bad.stderr.text()).toMatch(

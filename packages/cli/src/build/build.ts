@@ -14,6 +14,7 @@ import { gzipSync } from "node:zlib";
 import { AtollError } from "@atoll/core";
 import * as esbuild from "esbuild";
 import { ABI_VERSION, type SlotKind, slotKinds } from "../abi.js";
+import { realmGlobals } from "../image/realm.js";
 import { formatImage, type ImageDescription, type Manifest } from "../manifest.js";
 import { sha256, toScript } from "../tender/image-file.js";
 import { lockdownSource } from "../tender/lockdown.js";
@@ -125,7 +126,6 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
   const entry = path.resolve(cwd, options.entry);
   if (!existsSync(entry))
     throw new BuildError("ATOLL_BUILD_FAILED", `${options.entry}: no such file`);
-  const realm = runtimeFile("realm");
   const runtime = runtimeFile("index");
   const show = (file: string) => path.relative(cwd, file) || file;
 
@@ -133,10 +133,9 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
   const describe = await bundle(
     cwd,
     [
-      `import { realmInstalled } from ${JSON.stringify(realm)};`,
       `import * as entry from ${JSON.stringify(entry)};`,
       `import { describeEntry } from ${JSON.stringify(runtime)};`,
-      "export default describeEntry(realmInstalled, entry);",
+      "export default describeEntry(entry);",
     ].join("\n"),
     options,
     false,
@@ -150,13 +149,13 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
   const final = await bundle(
     cwd,
     [
-      `import { realmInstalled } from ${JSON.stringify(realm)};`,
-      `import * as entry from ${JSON.stringify(entry)};`,
+      `import { ${description.export === "default" ? "default as entry" : `${description.export} as entry`} } from ${JSON.stringify(entry)};`,
       `import { bootImage${imports.map((f) => `, ${f}`).join("")} } from ${JSON.stringify(runtime)};`,
-      `export default bootImage(realmInstalled, entry, { ${kinds.map((k) => `${k}: ${factory(k)}`).join(", ")} });`,
+      `export default bootImage(entry, { ${kinds.map((k) => `${k}: ${factory(k)}`).join(", ")} });`,
     ].join("\n"),
     options,
     options.minify ?? true,
+    { __ATOLL_SEALED__: "true" },
   );
 
   const code = final.code;
@@ -188,6 +187,7 @@ async function bundle(
   wrapper: string,
   options: BuildOptions,
   minify: boolean,
+  defines: Readonly<Record<string, string>> = {},
   topLevelAwait = false,
 ): Promise<Pass> {
   const found: Found[] = [];
@@ -264,14 +264,20 @@ async function bundle(
       sourcemap: "external",
       sourcesContent: false,
       supported: { "top-level-await": topLevelAwait },
-      define: Object.fromEntries([...hostGlobals, "import.meta"].map((g) => [g, marker(g)])),
+      define: {
+        ...Object.fromEntries([...hostGlobals, "import.meta"].map((g) => [g, marker(g)])),
+        // The image's own Web APIs (see image/realm.ts), reached however the code names them.
+        ...Object.fromEntries(realmGlobals.map((g) => [`globalThis.${g}`, g])),
+        ...defines,
+      },
+      inject: [runtimeFile("realm")],
       plugins: [hostCheck],
       logLevel: "silent",
     });
   } catch (error) {
     // Host resources are the more useful report: a Node entry often also awaits at top level.
     if (found.length > 0 && !topLevelAwait)
-      await bundle(cwd, wrapper, options, minify, true).catch((hosted: unknown) => {
+      await bundle(cwd, wrapper, options, minify, defines, true).catch((hosted: unknown) => {
         if (hosted instanceof BuildError && hosted.code === "ATOLL_BUILD_HOST") throw hosted;
       });
     const failure = error as esbuild.BuildFailure;

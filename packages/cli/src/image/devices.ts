@@ -249,16 +249,21 @@ export const netSlot: SlotFactory = (slot, machine) =>
 
 // ---- block -----------------------------------------------------------------------------------
 
-const blockErrors: Record<number, [string, string]> = {
-  [BlockStatus.io]: ["ATOLL_BLOCK_IO", "the host failed the request"],
-  [BlockStatus.outOfRange]: ["ATOLL_BLOCK_OUT_OF_RANGE", "the request is outside the device"],
-  [BlockStatus.readOnly]: ["ATOLL_BLOCK_READ_ONLY", "the device is read-only"],
-  [BlockStatus.invalid]: ["ATOLL_BLOCK_INVALID", "the tender refused a malformed request"],
-  [BlockStatus.unsupported]: [
-    "ATOLL_BLOCK_UNSUPPORTED",
-    "the device does not support this request",
-  ],
-};
+/** The error a block response status stands for. */
+function blockError(status: number): AtollError {
+  switch (status) {
+    case BlockStatus.outOfRange:
+      return new AtollError("ATOLL_BLOCK_OUT_OF_RANGE", "the request is outside the device");
+    case BlockStatus.readOnly:
+      return new AtollError("ATOLL_BLOCK_READ_ONLY", "the device is read-only");
+    case BlockStatus.invalid:
+      return new AtollError("ATOLL_BLOCK_INVALID", "the tender refused a malformed request");
+    case BlockStatus.unsupported:
+      return new AtollError("ATOLL_BLOCK_UNSUPPORTED", "the device does not support this request");
+    default:
+      return new AtollError("ATOLL_BLOCK_IO", `the host failed the request (status ${status})`);
+  }
+}
 
 interface Pending {
   readonly op: number;
@@ -382,11 +387,7 @@ class BoundaryBlock implements Block {
       if (p === undefined) return;
       this.#inflight.delete(id);
       if (status !== BlockStatus.ok) {
-        const [code, message] = blockErrors[status] ?? [
-          "ATOLL_BLOCK_IO",
-          `the host failed the request (status ${status})`,
-        ];
-        p.reject(new AtollError(code, message));
+        p.reject(blockError(status));
         return;
       }
       if (p.op === BlockOp.read) {

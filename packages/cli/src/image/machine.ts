@@ -69,11 +69,8 @@ export class Machine {
     this.memory = memory;
     this.words = new Int32Array(memory);
     this.floats = new Float64Array(memory);
-    if (this.words[Word.magic] !== MAGIC) throw new Error("not an Atoll boundary memory");
-    if (this.words[Word.abi] !== ABI_VERSION)
-      throw new Error(
-        `the tender speaks ABI ${this.words[Word.abi]}, this image ABI ${ABI_VERSION}`,
-      );
+    if (this.words[Word.magic] !== MAGIC || this.words[Word.abi] !== ABI_VERSION)
+      throw new Error(`not a boundary memory of ABI ${ABI_VERSION}`);
     const offset = this.words[Word.bootOffset]!;
     const length = this.words[Word.bootLength]!;
     // The tender writes it in ASCII (JSON escapes for the rest): no UTF-8 decoder needed.

@@ -13,7 +13,7 @@ import {
   BlockStatus,
   type BootSlot,
 } from "../abi.js";
-import { RingConsumer, RingProducer } from "../ring.js";
+import { CopyingRingConsumer, type RingConsumer, RingProducer } from "../ring.js";
 
 type NetSlot = Extract<BootSlot, { kind: "net" }>;
 type BlockSlot = Extract<BootSlot, { kind: "block" }>;
@@ -39,7 +39,7 @@ export class NetServer {
     memory: SharedArrayBuffer,
     readonly host: ServerHost,
   ) {
-    this.#tx = new RingConsumer(memory, slot.tx, slot.mtu + 14, true);
+    this.#tx = new CopyingRingConsumer(memory, slot.tx, slot.mtu + 14);
     this.#rx = new RingProducer(memory, slot.rx);
     const rx = this.#rx;
     const max = slot.mtu + 14;
@@ -76,7 +76,7 @@ export class BlockServer {
     memory: SharedArrayBuffer,
     readonly host: ServerHost,
   ) {
-    this.#req = new RingConsumer(memory, slot.req, BLOCK_REQUEST_HEADER + slot.maxIo, true);
+    this.#req = new CopyingRingConsumer(memory, slot.req, BLOCK_REQUEST_HEADER + slot.maxIo);
     this.#resp = new RingProducer(memory, slot.resp);
   }
 

@@ -16,8 +16,9 @@ import {
   State,
   Word,
 } from "../abi.js";
+import { formatAppHelp, wantsAppHelp } from "../help.js";
 import type { ParsedImage } from "../manifest.js";
-import { RingConsumer, RingProducer } from "../ring.js";
+import { CopyingRingConsumer, type RingConsumer, RingProducer } from "../ring.js";
 import {
   AttachError,
   type Attachments,
@@ -97,6 +98,16 @@ export async function startImage(
 ): Promise<RunningImage> {
   const path = typeof source === "string" ? source : "image";
   const image = typeof source === "string" ? loadImage(source) : source;
+  // The tender answers --help from the manifest: the image carries no help text.
+  if (wantsAppHelp(options.argv ?? [])) {
+    (options.stdout ?? process.stdout).write(formatAppHelp(image.manifest));
+    return {
+      name: image.manifest.name,
+      done: Promise.resolve({ status: 0, outcome: "exit", violations: [] }),
+      stop: () => {},
+      kill: async () => {},
+    };
+  }
   const problems = checkAttachments(image, options);
   if (problems.length > 0) throw new AttachError("ATOLL_SLOT_INVALID", problems);
   const memoryMb = options.memoryMb ?? DEFAULT_MEMORY_MB;
@@ -231,7 +242,7 @@ class Tender implements ServerHost {
     this.#words = new Int32Array(memory);
     // Ring places come from the tender's own layout, never from the (writable) shared memory.
     const { console } = this.boot;
-    this.#consoleOut = new RingConsumer(memory, console.out, console.out[1] >> 1, true);
+    this.#consoleOut = new CopyingRingConsumer(memory, console.out, console.out[1] >> 1);
     this.#consoleIn = new RingProducer(memory, console.in);
     for (const slot of this.boot.slots) {
       if (slot.kind === "net")

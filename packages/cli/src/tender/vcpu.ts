@@ -17,6 +17,7 @@ import type * as NodeUtil from "node:util";
 import type * as NodeV8 from "node:v8";
 import type * as NodeVm from "node:vm";
 import type * as NodeWorker from "node:worker_threads";
+import type { Float, Word } from "../abi.js";
 
 /** Sent to the worker as workerData. */
 export interface VcpuData {
@@ -27,8 +28,8 @@ export interface VcpuData {
   readonly externalLimit: number;
   /** The tender's clock origin: performance.timeOrigin + performance.now() at boot, ms. */
   readonly originMs: number;
-  readonly word: { readonly [k: string]: number };
-  readonly float: { readonly [k: string]: number };
+  readonly word: Readonly<Record<keyof typeof Word, number>>;
+  readonly float: Readonly<Record<keyof typeof Float, number>>;
   readonly exited: number;
   readonly exitCodes: typeof VcpuExit;
 }
@@ -113,7 +114,7 @@ export function vcpuMain(modules: VcpuModules): void {
     const now = () => (performance.timeOrigin + performance.now() - data.originMs) * 1e6;
     port.postMessage(memory);
 
-    floats[F.now!] = now();
+    floats[F.now] = now();
     try {
       image.runInContext(context);
       script(
@@ -126,13 +127,13 @@ export function vcpuMain(modules: VcpuModules): void {
     }
 
     const ring = () => {
-      Atomics.add(words, W.doorbell!, 1);
-      Atomics.notify(words, W.doorbell!);
+      Atomics.add(words, W.doorbell, 1);
+      Atomics.notify(words, W.doorbell);
     };
     let nextMemoryCheck = 0;
     for (;;) {
       const t = now();
-      floats[F.now!] = t;
+      floats[F.now] = t;
       try {
         turn.runInContext(context);
         while (importRefused) {
@@ -145,8 +146,8 @@ export function vcpuMain(modules: VcpuModules): void {
         exit(X.threw);
         return;
       }
-      if (Atomics.load(words, W.state!) === data.exited) break;
-      if (Atomics.exchange(words, W.pending!, 0) !== 0) ring();
+      if (Atomics.load(words, W.state) === data.exited) break;
+      if (Atomics.exchange(words, W.pending, 0) !== 0) ring();
       if (t >= nextMemoryCheck) {
         nextMemoryCheck = t + 20e6;
         const stats = v8.getHeapStatistics() as { external_memory?: number };
@@ -156,14 +157,14 @@ export function vcpuMain(modules: VcpuModules): void {
           return;
         }
       }
-      const seen = Atomics.load(words, W.wake!);
-      if ((words[W.ready0!]! | words[W.ready1!]! | words[W.stop!]!) !== 0) continue;
-      const deadline = floats[F.deadline!]!;
+      const seen = Atomics.load(words, W.wake);
+      if ((words[W.ready0]! | words[W.ready1]! | words[W.stop]!) !== 0) continue;
+      const deadline = floats[F.deadline]!;
       // The image writes its deadline: anything but a number in range means "no timer".
       const wait =
         deadline >= 0 && deadline < 1e300 ? (deadline - now()) / 1e6 : Number.POSITIVE_INFINITY;
       if (wait <= 0) continue;
-      Atomics.wait(words, W.wake!, seen, wait);
+      Atomics.wait(words, W.wake, seen, wait);
     }
     ring();
     exit(X.exited);
