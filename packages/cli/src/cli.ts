@@ -12,6 +12,7 @@ import {
   type BlockAttachment,
   DEFAULT_MEMORY_MB,
   MIN_MEMORY_MB,
+  type PrestartedVcpu,
   startImage,
 } from "./tender/tender.js";
 import { ownVersion } from "./version.js";
@@ -29,6 +30,8 @@ export interface CliIo {
   readonly env: Readonly<Record<string, string | undefined>>;
   /** Handles Ctrl-C while an image runs (default: process signals). */
   readonly signals?: boolean;
+  /** The vCPU thread bin/atoll.mjs started for `run` before loading this module. */
+  readonly vcpu?: PrestartedVcpu;
 }
 
 class UsageError extends Error {}
@@ -362,6 +365,7 @@ async function run(p: Parsed, io: CliIo, err: Styles): Promise<number> {
     stdout: io.stdout,
     stderr: io.stderr,
     stdin: io.stdin,
+    ...(io.vcpu === undefined ? {} : { vcpu: io.vcpu }),
   });
   let interrupts = 0;
   const onSignal = () => {
@@ -423,7 +427,17 @@ export async function main(argv: readonly string[], io?: Partial<CliIo>): Promis
     cwd: io?.cwd ?? process.cwd(),
     env: io?.env ?? process.env,
     ...(io?.signals === undefined ? {} : { signals: io.signals }),
+    ...(io?.vcpu === undefined ? {} : { vcpu: io.vcpu }),
   };
+  try {
+    return await command(argv, full);
+  } finally {
+    // A thread started ahead for `run` and not used (a usage error, --help) ends here.
+    full.vcpu?.dispose();
+  }
+}
+
+async function command(argv: readonly string[], full: CliIo): Promise<number> {
   const out = styles(full.stdout, full.env);
   const err = styles(full.stderr, full.env);
   const [command, ...rest] = argv;

@@ -3,8 +3,8 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { main } from "../src/cli.js";
-import { type BuildError, buildImage, parseImage } from "../src/index.js";
-import { fixture, io, root, tmp } from "./helpers.js";
+import { type BuildError, buildImage, parseImage, runImage } from "../src/index.js";
+import { Capture, fixture, io, root, tmp } from "./helpers.js";
 
 const failure = async (entry: string) => {
   try {
@@ -112,5 +112,23 @@ describe("--help on every command", () => {
     const bad = io(tmp());
     expect(await main(["frobnicate"], bad)).toBe(2);
     expect(bad.stderr.text()).toMatch(/^atoll: unknown command "frobnicate"/);
+  });
+
+  it("embeds a directory with the static store (static-kv:), and the image serves it", async () => {
+    const dir = tmp();
+    const built = await buildImage({
+      entry: fixture("apps/assets.ts"),
+      out: path.join(dir, "assets.atoll"),
+      conditions: ["@atoll/source"],
+      cwd: dir,
+    });
+    expect(built.manifest.slots).toEqual({ console: "atoll.console/1" });
+    expect(built.embeddedBytes).toBeGreaterThan(50);
+    const out = new Capture();
+    const result = await runImage(built.path, { stdout: out, stderr: out });
+    expect(out.text()).toMatch(
+      /^dictionary \/docs\nvalue \/hello\.txt\nHello from a sealed store\.\ndigest [0-9a-f]{16}\n$/,
+    );
+    expect(result.status).toBe(0);
   });
 });

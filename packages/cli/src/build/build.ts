@@ -12,6 +12,7 @@ import { fileURLToPath } from "node:url";
 import vm from "node:vm";
 import { gzipSync } from "node:zlib";
 import { AtollError } from "@atoll/core";
+import { staticKvPlugin } from "@atoll/kv/build";
 import * as esbuild from "esbuild";
 import { ABI_VERSION, type SlotKind, slotKinds } from "../abi.js";
 import { realmGlobals } from "../image/realm.js";
@@ -39,6 +40,8 @@ export interface BuildResult {
   /** Size of the image file, and gzipped. */
   readonly bytes: number;
   readonly gzipBytes: number;
+  /** Bytes of the code that are embedded data (`static-kv:` directories), not code. */
+  readonly embeddedBytes: number;
 }
 
 /** One thing in the image that needs the host. */
@@ -174,11 +177,16 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
   const out = path.resolve(cwd, options.out ?? `${description.name}.atoll`);
   mkdirSync(path.dirname(out), { recursive: true });
   writeFileSync(out, text);
+  const output = Object.values(final.metafile.outputs).find((o) => o.entryPoint !== undefined);
+  const embeddedBytes = Object.entries(output?.inputs ?? {})
+    .filter(([input]) => input.startsWith("atoll-static-kv:"))
+    .reduce((n, [, i]) => n + i.bytesInOutput, 0);
   return {
     path: out,
     manifest,
     bytes: Buffer.byteLength(text),
     gzipBytes: gzipSync(text, { level: 9 }).length,
+    embeddedBytes,
   };
 }
 
@@ -271,7 +279,8 @@ async function bundle(
         ...defines,
       },
       inject: [runtimeFile("realm")],
-      plugins: [hostCheck],
+      // `import site from "static-kv:./public"` embeds a directory (@atoll/kv's static store).
+      plugins: [hostCheck, staticKvPlugin() as esbuild.Plugin],
       logLevel: "silent",
     });
   } catch (error) {

@@ -24,7 +24,7 @@ import { lstatSync, mkdirSync, rmdirSync, statSync, unlinkSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { type MemoryPort, MemorySwitch, type Netif } from "@atoll/netif";
+import type { MemoryPort, MemorySwitch, Netif } from "@atoll/netif";
 
 /** What a switch name may be. */
 export const SWITCH_NAME = /^[\w.-]{1,64}$/;
@@ -67,8 +67,13 @@ export async function joinSwitch(name: string): Promise<SwitchPort> {
     throw new Error(`"${name}" is not a switch name: letters, digits, ".", "-" and "_", 1 to 64`);
   let entry = switches.get(name);
   if (entry === undefined) {
-    entry = new NamedSwitch(name, path.join(switchDirectory(), `${name}.sock`));
-    switches.set(name, entry);
+    // Loaded only when a slot asks for a switch: `atoll run` starts faster without it.
+    const { MemorySwitch } = await import("@atoll/netif");
+    entry = switches.get(name);
+    if (entry === undefined) {
+      entry = new NamedSwitch(name, path.join(switchDirectory(), `${name}.sock`), MemorySwitch);
+      switches.set(name, entry);
+    }
   }
   const owner = entry;
   // Port MACs are random: ports of other processes share the segment, and a
@@ -196,7 +201,7 @@ type Role =
 
 /** One named switch in this process: its bridge, and its place on the host's segment. */
 class NamedSwitch {
-  readonly bridge = new MemorySwitch({ mtu: SWITCH_MTU });
+  readonly bridge: MemorySwitch;
   ports = 0;
   #role: Role = { kind: "none" };
   #joining: Promise<void> | undefined;
@@ -205,7 +210,10 @@ class NamedSwitch {
   constructor(
     readonly name: string,
     readonly socketPath: string,
-  ) {}
+    Bridge: typeof MemorySwitch,
+  ) {
+    this.bridge = new Bridge({ mtu: SWITCH_MTU });
+  }
 
   /** Resolves once this switch serves or relays the host's segment. */
   connected(): Promise<void> {

@@ -6,7 +6,7 @@
 // status becomes the tender's (0, 1, 255 as Solo5; 2 for usage errors).
 
 import type { Readable, Writable } from "node:stream";
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
 import {
   type BootInfo,
   ConsoleInFlag,
@@ -31,6 +31,13 @@ import { layoutMemory } from "./layout.js";
 import { lockdownSource } from "./lockdown.js";
 import { BlockServer, NetServer, type ServerHost } from "./serve.js";
 import { type VcpuBoot, type VcpuData, VcpuExit, vcpuModuleSource } from "./vcpu.js";
+import {
+  builtVcpuModule,
+  DEFAULT_MEMORY_MB,
+  MIN_MEMORY_MB,
+  type PrestartedVcpu,
+  startVcpuThread,
+} from "./vcpu-thread.js";
 
 export {
   AttachError,
@@ -49,6 +56,8 @@ export interface TenderOptions extends Attachments {
   readonly stdout?: Writable;
   readonly stderr?: Writable;
   readonly stdin?: Readable;
+  /** A vCPU thread started ahead of time (`prestartVcpu`), used when its memory limit matches. */
+  readonly vcpu?: PrestartedVcpu;
 }
 
 export type TenderOutcome = "exit" | "abort" | "memory" | "bad-image";
@@ -72,8 +81,12 @@ export interface RunningImage {
   kill(): Promise<void>;
 }
 
-export const DEFAULT_MEMORY_MB = 128;
-export const MIN_MEMORY_MB = 16;
+export {
+  DEFAULT_MEMORY_MB,
+  MIN_MEMORY_MB,
+  type PrestartedVcpu,
+  prestartVcpu,
+} from "./vcpu-thread.js";
 
 // Atomics.waitAsync is in Node since 16; TypeScript's lib has it from ES2024.
 const waitAsync = (
@@ -87,6 +100,10 @@ const waitAsync = (
 ).waitAsync;
 
 let vcpuUrl: URL | undefined;
+/** The vCPU's module: the built file, or (running from the sources) a data: URL of the function. */
+const vcpuModule = () =>
+  (vcpuUrl ??=
+    builtVcpuModule() ?? new URL(`data:text/javascript,${encodeURIComponent(vcpuModuleSource())}`));
 
 /**
  * Starts an image: checks and attaches its slots (throwing ImageError or
@@ -129,20 +146,8 @@ export async function startImage(
     exited: State.exited,
     exitCodes: VcpuExit,
   };
-  vcpuUrl ??= new URL(`data:text/javascript,${encodeURIComponent(vcpuModuleSource())}`);
-  const worker = new Worker(vcpuUrl, {
-    name: `atoll image ${image.manifest.name}`,
-    workerData: data,
-    execArgv: ["--experimental-vm-modules", "--no-warnings"],
-    env: {},
-    stdin: false,
-    stdout: true,
-    stderr: true,
-    resourceLimits: {
-      maxOldGenerationSizeMb: memoryMb,
-      maxYoungGenerationSizeMb: Math.max(1, Math.min(16, memoryMb >> 3)),
-    },
-  });
+  const worker = options.vcpu?.take(memoryMb) ?? startVcpuThread(vcpuModule(), memoryMb);
+  worker.postMessage(data);
   let opened: OpenedDevices;
   try {
     opened = await openDevices(image, options);

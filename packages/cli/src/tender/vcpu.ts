@@ -19,7 +19,7 @@ import type * as NodeVm from "node:vm";
 import type * as NodeWorker from "node:worker_threads";
 import type { Float, Word } from "../abi.js";
 
-/** Sent to the worker as workerData. */
+/** The vCPU's first message: the image, and the constants of the layout. */
 export interface VcpuData {
   /** The image, already turned into a script that leaves its start function on the global object. */
   readonly script: string;
@@ -60,13 +60,10 @@ export interface VcpuModules {
 
 export function vcpuMain(modules: VcpuModules): void {
   const { vm, v8, util, worker } = modules;
-  const data = worker.workerData as VcpuData;
   const port = worker.parentPort!;
-  const W = data.word;
-  const X = data.exitCodes;
-  const F = data.float;
   const exit = (code: number) => process.exit(code);
 
+  // The realm is made as soon as the thread starts, while the tender still reads the image.
   const context = vm.createContext(vm.constants.DONT_CONTEXTIFY, {
     name: "atoll image",
     codeGeneration: { strings: true, wasm: false },
@@ -90,16 +87,30 @@ export function vcpuMain(modules: VcpuModules): void {
   const turn = script('void globalThis[Symbol.for("atoll.poll")]()', "atoll:turn");
   const drain = script("void 0", "atoll:drain");
 
-  let image: NodeVm.Script;
-  try {
-    script(data.lockdown, "atoll:lockdown").runInContext(context);
-    image = script(data.script, "image.js");
-  } catch {
-    exit(X.badImage);
-    return;
-  }
+  // First message: the image and the layout's constants; second: the boot memory.
+  port.once("message", (data: VcpuData) => {
+    const W = data.word;
+    const X = data.exitCodes;
+    const F = data.float;
+    let image: NodeVm.Script;
+    try {
+      script(data.lockdown, "atoll:lockdown").runInContext(context);
+      image = script(data.script, "image.js");
+    } catch {
+      exit(X.badImage);
+      return;
+    }
+    port.once("message", (boot: VcpuBoot) => void run(data, W, X, F, image, boot));
+  });
 
-  port.once("message", async (boot: VcpuBoot) => {
+  const run = async (
+    data: VcpuData,
+    W: VcpuData["word"],
+    X: VcpuData["exitCodes"],
+    F: VcpuData["float"],
+    image: NodeVm.Script,
+    boot: VcpuBoot,
+  ) => {
     const memory: unknown = script(
       `globalThis[Symbol.for("atoll.memory")] = new SharedArrayBuffer(${boot.memory.length})`,
       "atoll:memory",
@@ -168,7 +179,7 @@ export function vcpuMain(modules: VcpuModules): void {
     }
     ring();
     exit(X.exited);
-  });
+  };
 }
 
 /** The worker's module: imports what the vCPU needs and runs it. */
