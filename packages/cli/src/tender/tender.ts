@@ -30,13 +30,13 @@ import { loadImage, toScript } from "./image-file.js";
 import { layoutMemory } from "./layout.js";
 import { lockdownSource } from "./lockdown.js";
 import { BlockServer, NetServer, type ServerHost } from "./serve.js";
-import { type VcpuBoot, type VcpuData, VcpuExit, vcpuModuleSource } from "./vcpu.js";
+import { type VcpuBoot, type VcpuData, VcpuExit } from "./vcpu.js";
 import {
-  builtVcpuModule,
   DEFAULT_MEMORY_MB,
   MIN_MEMORY_MB,
   type PrestartedVcpu,
   startVcpuThread,
+  vcpuModuleUrl,
 } from "./vcpu-thread.js";
 
 export {
@@ -99,12 +99,6 @@ const waitAsync = (
   }
 ).waitAsync;
 
-let vcpuUrl: URL | undefined;
-/** The vCPU's module: the built file, or (running from the sources) a data: URL of the function. */
-const vcpuModule = () =>
-  (vcpuUrl ??=
-    builtVcpuModule() ?? new URL(`data:text/javascript,${encodeURIComponent(vcpuModuleSource())}`));
-
 /**
  * Starts an image: checks and attaches its slots (throwing ImageError or
  * AttachError before anything runs), then runs it in its own thread.
@@ -146,7 +140,7 @@ export async function startImage(
     exited: State.exited,
     exitCodes: VcpuExit,
   };
-  const worker = options.vcpu?.take(memoryMb) ?? startVcpuThread(vcpuModule(), memoryMb);
+  const worker = options.vcpu?.take(memoryMb) ?? startVcpuThread(vcpuModuleUrl(), memoryMb);
   worker.postMessage(data);
   let opened: OpenedDevices;
   try {

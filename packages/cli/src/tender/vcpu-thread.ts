@@ -1,11 +1,12 @@
 // Starting the vCPU's thread. A Worker takes a few tens of milliseconds to
 // boot Node inside it, so `atoll run` starts one first thing (bin/atoll.mjs),
 // before it loads the tender's modules and reads the image: the two overlap.
-// This module imports nothing else, so that it loads at once.
+// This module imports nothing heavy (vcpu.ts has no imports), so that it loads at once.
 
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
+import { vcpuModuleSource } from "./vcpu.js";
 
 export const DEFAULT_MEMORY_MB = 128;
 export const MIN_MEMORY_MB = 16;
@@ -36,19 +37,28 @@ export function startVcpuThread(url: URL, memoryMb: number): Worker {
   });
 }
 
-/** The built vCPU module next to this file (dist/vcpu-worker.js), when there is one. */
-export function builtVcpuModule(): URL | undefined {
-  const url = new URL("./vcpu-worker.js", import.meta.url);
-  return url.protocol === "file:" && existsSync(fileURLToPath(url)) ? url : undefined;
+let moduleUrl: URL | undefined;
+
+/**
+ * The vCPU's module: the built file next to this one (dist/vcpu-worker.js), or
+ * (running from the sources) the same function as a data: URL.
+ */
+export function vcpuModuleUrl(): URL {
+  if (moduleUrl !== undefined) return moduleUrl;
+  const built = new URL("./vcpu-worker.js", import.meta.url);
+  moduleUrl =
+    built.protocol === "file:" && existsSync(fileURLToPath(built))
+      ? built
+      : new URL(`data:text/javascript,${encodeURIComponent(vcpuModuleSource())}`);
+  return moduleUrl;
 }
 
 /**
- * For `atoll run ARGS`: starts the vCPU thread with the `--mem` the arguments
- * give (the default otherwise), before anything else happens.
+ * Starts a vCPU thread ahead of the image it will run: `atoll run ARGS` does
+ * so first thing, with the `--mem` the arguments give (the default
+ * otherwise); a program that starts images on demand can keep one ready.
  */
-export function prestartVcpu(argv: readonly string[]): PrestartedVcpu | undefined {
-  const url = builtVcpuModule();
-  if (url === undefined) return undefined;
+export function prestartVcpu(argv: readonly string[] = []): PrestartedVcpu | undefined {
   let memoryMb = DEFAULT_MEMORY_MB;
   for (const token of argv) {
     if (token === "--") break;
@@ -56,7 +66,7 @@ export function prestartVcpu(argv: readonly string[]): PrestartedVcpu | undefine
     if (mem !== null) memoryMb = Number(mem[1]);
   }
   if (!Number.isSafeInteger(memoryMb) || memoryMb < MIN_MEMORY_MB) return undefined;
-  let worker: Worker | undefined = startVcpuThread(url, memoryMb);
+  let worker: Worker | undefined = startVcpuThread(vcpuModuleUrl(), memoryMb);
   return {
     memoryMb,
     take(wanted) {
