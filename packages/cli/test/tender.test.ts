@@ -143,6 +143,26 @@ describe("exit status, as Solo5", () => {
     expect(out.text()).toBe("how=serve\ntick\nstopped cleanly\n");
   });
 
+  it("runs an image on a vCPU thread started ahead of it, for the same memory limit", async () => {
+    const { prestartVcpu } = await import("../src/index.js");
+    const other = prestartVcpu(["--mem=64"])!;
+    expect(other.take(128)).toBeUndefined();
+    other.dispose();
+    const vcpu = prestartVcpu(["--mem=64", "--", "--mem=1"])!;
+    expect(vcpu.memoryMb).toBe(64);
+    const out = new Capture();
+    const result = await runImage(exits.path, {
+      argv: ["--how=ok"],
+      memoryMb: 64,
+      vcpu,
+      stdout: out,
+      stderr: new Capture(),
+    });
+    expect(result.status).toBe(0);
+    expect(out.text()).toBe("how=ok\n");
+    expect(vcpu.take(64)).toBeUndefined(); // it was used
+  });
+
   it("gives the image console input when it asks for it", async () => {
     const { Readable } = await import("node:stream");
     const out = new Capture();
