@@ -84,7 +84,8 @@ ENTRY is a module whose default export is image(App, { bindings }) from
 result). The image is one minified, tree-shaken, platform-neutral ES module
 with a manifest: name, version, device slots and runtime arguments. Anything
 in it that needs the host (node:*, Buffer, process, host timers, a host-only
-driver) fails the build with its import chain.
+driver) fails the build with its import chain. \`import files from
+"static-kv:DIR"\` embeds a directory for @atoll/kv's static store.
 
 Options:
   --out FILE          where to write the image (default: NAME.atoll)
@@ -223,7 +224,7 @@ const kindNote = (id: string) => {
   if (kind === undefined) return "not servable by this tender";
   if (providedKinds.has(kind)) return "provided by the tender";
   return kind === "net"
-    ? "attach with --net:SLOT=tapN|switch:NAME"
+    ? "attach with --net:SLOT=tapN|tap:IFNAME|switch:NAME"
     : "attach with --block:SLOT=PATH or --block-ro:SLOT=PATH";
 };
 
@@ -282,7 +283,8 @@ async function build(p: Parsed, io: CliIo, out: Styles, err: Styles): Promise<nu
       conditions: p.options.get("condition") ?? [],
       minify: !p.options.has("no-minify"),
     });
-    const rel = path.relative(io.cwd, result.path) || result.path;
+    const relative = path.relative(io.cwd, result.path);
+    const rel = relative === "" || relative.startsWith("..") ? result.path : relative;
     const m = result.manifest;
     const slots = Object.entries(m.slots).map(([n, id]) => `${n} ${out.dim(`(${id})`)}`);
     io.stdout.write(

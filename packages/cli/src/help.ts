@@ -38,7 +38,7 @@ export function formatAppHelp(manifest: Manifest): string {
         left.length >= width ? `${left}\n${" ".repeat(width)}${right}` : left.padEnd(width) + right,
       );
   }
-  lines.push("", "Help:", "  --help                          print this help and exit");
+  lines.push("", "Help:", "  --help  print this help and exit");
   return `${lines.join("\n")}\n`;
 }
 
