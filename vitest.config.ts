@@ -3,6 +3,6 @@ import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
-    projects: ["packages/*", "apps/*", "tooling/checks"],
+    projects: ["packages/*", "apps/*", "tooling/checks", "tooling/registry-test"],
   },
 });

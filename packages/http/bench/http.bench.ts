@@ -3,18 +3,18 @@
 // the same run.
 //
 // 1. Over kernel sockets, load from autocannon in a child process: our server
-//    on a minimal net.Socket Flow adapter (test/support/node-socket.ts; the
-//    socket stack replaces it once it lands) vs node:http with a fetch adapter.
+//    on Atoll's socket stack (@atoll/tcpip/socket) vs node:http with a fetch
+//    adapter.
 // 2. In memory: our client and server over flow pairs (no kernel at all), vs
 //    Node's fetch (undici) against node:http over loopback.
 import { execFile } from "node:child_process";
 import http from "node:http";
 import { createRequire } from "node:module";
-import type { AddressInfo } from "node:net";
+import net, { type AddressInfo } from "node:net";
 import { report } from "@atoll/bench";
 import { createFetch, type FetchHandler, serveHttp } from "@atoll/http";
+import { createSocketStack } from "@atoll/tcpip/socket";
 import { memoryTcp } from "../test/support/flow-pair.js";
-import { nodeSocketTcp } from "../test/support/node-socket.js";
 
 const CONNECTIONS = 50;
 const SECONDS = Number(process.env.ATOLL_BENCH_SECONDS ?? 4);
@@ -124,6 +124,17 @@ function rows(name: string, atoll: Load, peer: Load, peerName: string): void {
   });
 }
 
+/** A port the kernel just handed out and took back (the socket stack listens on a given port). */
+const freePort = () =>
+  new Promise<number>((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const { port } = probe.address() as AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+
 const listen = (server: http.Server) =>
   new Promise<number>((resolve) =>
     server.listen(0, "127.0.0.1", () => resolve((server.address() as AddressInfo).port)),
@@ -131,9 +142,10 @@ const listen = (server: http.Server) =>
 
 // ---- 1. kernel sockets, autocannon ---------------------------------------------------------
 {
-  const sockets = nodeSocketTcp();
-  const atollServer = serveHttp(sockets, 0, handler);
-  const atollUrl = `http://127.0.0.1:${await sockets.port(0)}/`;
+  const sockets = createSocketStack();
+  const port = await freePort();
+  const atollServer = serveHttp(sockets.tcp, port, handler);
+  const atollUrl = `http://127.0.0.1:${port}/`;
   const peerServer = nodeHttpServer(handler);
   peerServer.keepAliveTimeout = 60_000;
   const peerUrl = `http://127.0.0.1:${await listen(peerServer)}/`;
@@ -153,7 +165,7 @@ const listen = (server: http.Server) =>
     "node:http + same fetch handler",
   );
   await atollServer.close({ graceNs: 1e9 });
-  await sockets.closeAll();
+  await sockets.close();
   peerServer.closeAllConnections();
   peerServer.close();
 }

@@ -64,7 +64,10 @@ export interface HttpClientStats {
 }
 
 /** The function `createFetch` returns: `fetch` plus pool control. */
-export type HttpFetch = ((input: RequestInfo | URL, init?: RequestInit) => Promise<Response>) & {
+export type HttpFetch = ((
+  input: string | URL | Request,
+  init?: RequestInit,
+) => Promise<Response>) & {
   /** Closes idle connections now and the rest when their response ends; later calls fail. */
   close(): Promise<void>;
   readonly stats: HttpClientStats;
@@ -76,7 +79,7 @@ export function createFetch(
   options: HttpClientOptions = {},
 ): HttpFetch {
   const client = new Client(stack.tcp, options);
-  const fetch = (input: RequestInfo | URL, init?: RequestInit) => client.fetch(input, init);
+  const fetch = (input: string | URL | Request, init?: RequestInit) => client.fetch(input, init);
   return Object.defineProperties(fetch, {
     close: { value: () => client.close() },
     stats: { get: () => client.stats },
@@ -146,7 +149,7 @@ class Client {
     for (const origin of this.origins.values()) origin.close();
   }
 
-  async fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
+  async fetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
     let request: Request;
     try {
       request = new Request(input, init);

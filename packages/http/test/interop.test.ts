@@ -1,11 +1,12 @@
 // Real peers over kernel sockets: Node's fetch (undici), node:http and curl
-// as clients of our server, and node:http as a server for our client.
+// as clients of our server, and node:http as a server for our client. Our
+// side runs on Atoll's socket stack (@atoll/tcpip/socket).
 import { execFile, execFileSync } from "node:child_process";
 import http from "node:http";
-import type { AddressInfo } from "node:net";
+import net, { type AddressInfo } from "node:net";
+import { createSocketStack, type SocketStack } from "@atoll/tcpip/socket";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createFetch, type HttpListener, serveHttp } from "../src/index.js";
-import { type NodeSocketTcp, nodeSocketTcp } from "./support/node-socket.js";
 
 const handler = async (request: Request): Promise<Response> => {
   const url = new URL(request.url);
@@ -36,19 +37,49 @@ const handler = async (request: Request): Promise<Response> => {
   }
 };
 
-let tcp: NodeSocketTcp;
+/** A port the kernel just handed out and took back (the socket stack listens on a given port). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const { port } = probe.address() as AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+/** Resolves once something accepts connections on the port (the socket stack binds asynchronously). */
+async function listening(port: number): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = net.connect({ host: "127.0.0.1", port }, () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once("error", () => resolve(false));
+    });
+    if (ok) return;
+    if (attempt > 100) throw new Error(`nothing listens on 127.0.0.1:${port}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+let stack: SocketStack;
 let server: HttpListener;
 let base: string;
 
 beforeAll(async () => {
-  tcp = nodeSocketTcp();
-  server = serveHttp(tcp, 0, handler);
-  base = `http://127.0.0.1:${await tcp.port(0)}`;
+  stack = createSocketStack();
+  const port = await freePort();
+  server = serveHttp(stack.tcp, port, handler);
+  await listening(port);
+  base = `http://127.0.0.1:${port}`;
 });
 
 afterAll(async () => {
   await server.close({ graceNs: 1e9 });
-  await tcp.closeAll();
+  await stack.close();
 });
 
 describe("Node's fetch (undici) against our server", () => {
@@ -204,8 +235,8 @@ describe("our client against node:http", () => {
     peer.on("connection", () => connections.push(1));
     await new Promise<void>((r) => peer.listen(0, "127.0.0.1", r));
     const port = (peer.address() as AddressInfo).port;
-    const sockets = nodeSocketTcp();
-    const fetch = createFetch({ tcp: sockets });
+    const client = createSocketStack();
+    const fetch = createFetch(client);
     try {
       const got = await fetch(`http://127.0.0.1:${port}/a?b=c`);
       expect(await got.text()).toBe("GET /a?b=c ");
@@ -229,6 +260,7 @@ describe("our client against node:http", () => {
       expect(connections).toHaveLength(1);
     } finally {
       await fetch.close();
+      await client.close();
       peer.closeAllConnections();
       await new Promise((r) => peer.close(r));
     }

@@ -1,0 +1,3 @@
+import { atollVitest } from "@atoll/config/vitest";
+
+export default atollVitest({ name: "website" });
