@@ -20,6 +20,7 @@ import { ownVersion } from "./version.js";
 // build and new load esbuild and the templates; \`run\` starts faster without them.
 const loadBuild = () => import("./build/build.js");
 const loadScaffold = () => import("./new/scaffold.js");
+type HostNeed = import("./build/build.js").HostNeed;
 const signatureList = "netif|block|kv|console|clock|random";
 
 export interface CliIo {
@@ -42,6 +43,7 @@ interface Styles {
   readonly dim: Style;
   readonly red: Style;
   readonly green: Style;
+  readonly yellow: Style;
   readonly cyan: Style;
 }
 
@@ -54,6 +56,7 @@ function styles(stream: { isTTY?: boolean }, env: CliIo["env"]): Styles {
     dim: wrap(2, 22),
     red: wrap(31, 39),
     green: wrap(32, 39),
+    yellow: wrap(33, 39),
     cyan: wrap(36, 39),
   };
 }
@@ -296,6 +299,7 @@ async function build(p: Parsed, io: CliIo, out: Styles, err: Styles): Promise<nu
         "",
       ].join("\n"),
     );
+    if (result.webApis.length > 0) io.stderr.write(formatWebApis(result.webApis, err));
     return 0;
   } catch (error) {
     if (error instanceof BuildError) {
@@ -306,6 +310,17 @@ async function build(p: Parsed, io: CliIo, out: Styles, err: Styles): Promise<nu
     }
     throw error;
   }
+}
+
+/** The build's warning: Web APIs the image names that its realm will not have, grouped by name. */
+function formatWebApis(needs: readonly HostNeed[], err: Styles): string {
+  const where = new Map<string, string[]>();
+  for (const n of needs) where.set(n.what, [...(where.get(n.what) ?? []), n.at ?? "?"]);
+  const lines = [...where].map(
+    ([name, at]) =>
+      `  ${name.padEnd(15)} ${at.slice(0, 3).join(", ")}${at.length > 3 ? `, and ${at.length - 3} more` : ""}`,
+  );
+  return `${err.yellow("warning:")} the image names Web APIs a sealed realm does not provide (boundary ABI 1); code that reaches one fails when it runs:\n${lines.join("\n")}\n`;
 }
 
 function inspect(p: Parsed, io: CliIo, out: Styles): number {

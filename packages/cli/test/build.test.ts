@@ -86,6 +86,34 @@ describe("atoll build", () => {
     );
   });
 
+  it("warns where the image names a Web API its realm lacks; the code runs until it reaches one", async () => {
+    const dir = tmp();
+    const run = io(dir);
+    const entry = fixture("apps/webby.ts");
+    expect(
+      await main(["build", entry, "--out", "webby.atoll", "--condition", "@atoll/source"], run),
+    ).toBe(0);
+    expect(run.stderr.text()).toMatch(
+      /^warning: the image names Web APIs a sealed realm does not provide .*\n {2}URL {13}.*webby\.ts:10\n$/,
+    );
+    const image = path.join(dir, "webby.atoll");
+    const fine = new Capture();
+    expect((await runImage(image, { stdout: fine, stderr: fine })).status).toBe(0);
+    expect(fine.text()).toContain("no URL needed");
+    const reached = new Capture();
+    const result = await runImage(image, { argv: ["--parse"], stdout: reached, stderr: reached });
+    expect(result.status).toBe(1);
+    expect(reached.text()).toMatch(/globalThis\.URL is not a constructor/);
+    // An image that names none is built without the warning.
+    const hello = await buildImage({
+      entry: path.join(root, "apps/hello/src/unikernel.ts"),
+      out: path.join(dir, "hello.atoll"),
+      conditions: ["@atoll/source"],
+      cwd: dir,
+    });
+    expect(hello.webApis).toEqual([]);
+  });
+
   it("reports an entry without a unikernel, and a missing file", async () => {
     expect((await failure(fixture("apps/hosty-config.ts"))).message).toMatch(
       /host resources|exports no unikernel/,

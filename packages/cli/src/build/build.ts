@@ -42,6 +42,13 @@ export interface BuildResult {
   readonly gzipBytes: number;
   /** Bytes of the code that are embedded data (`static-kv:` directories), not code. */
   readonly embeddedBytes: number;
+  /**
+   * Web APIs the image's code names that the realm does not provide (Fetch,
+   * URL, streams, crypto, ...; see {@link unprovidedWebApis}), where. Code that
+   * reaches one fails when it runs (`globalThis.URL` is undefined there); code that only names one
+   * on a path it never takes (a lazy getter) is fine, so this is a warning.
+   */
+  readonly webApis: readonly HostNeed[];
 }
 
 /** One thing in the image that needs the host. */
@@ -122,7 +129,35 @@ interface Found {
 interface Pass {
   readonly code: string;
   readonly metafile: esbuild.Metafile;
+  readonly webApis: readonly HostNeed[];
 }
+
+/**
+ * Web APIs beyond what image/realm.ts provides, which a sealed realm (boundary
+ * ABI 1) lacks. `atoll build` reports where the image names them.
+ */
+export const unprovidedWebApis = [
+  "Request",
+  "Response",
+  "Headers",
+  "URL",
+  "URLSearchParams",
+  "ReadableStream",
+  "WritableStream",
+  "TransformStream",
+  "Blob",
+  "File",
+  "FormData",
+  "WebSocket",
+  "crypto",
+  "structuredClone",
+  "atob",
+  "btoa",
+  "navigator",
+  "location",
+] as const;
+const webMarker = (name: string) => `__atoll_web_${name}__`;
+const webMarkerPattern = /__atoll_web_(\w+?)__/g;
 
 export async function buildImage(options: BuildOptions): Promise<BuildResult> {
   const cwd = path.resolve(options.cwd ?? process.cwd());
@@ -187,6 +222,7 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
     bytes: Buffer.byteLength(text),
     gzipBytes: gzipSync(text, { level: 9 }).length,
     embeddedBytes,
+    webApis: final.webApis,
   };
 }
 
@@ -274,6 +310,7 @@ async function bundle(
       supported: { "top-level-await": topLevelAwait },
       define: {
         ...Object.fromEntries([...hostGlobals, "import.meta"].map((g) => [g, marker(g)])),
+        ...Object.fromEntries(unprovidedWebApis.map((g) => [g, webMarker(g)])),
         // The image's own Web APIs (see image/realm.ts), reached however the code names them.
         ...Object.fromEntries(realmGlobals.map((g) => [`globalThis.${g}`, g])),
         ...defines,
@@ -304,7 +341,10 @@ async function bundle(
   const map = result.outputFiles.find((f) => f.path.endsWith(".map"));
   const needs = hostNeeds(js.text, map?.text, result.metafile, found, cwd);
   if (needs.length > 0) throw hostError(needs);
-  return { code: js.text, metafile: result.metafile };
+  const webApis = globalsAt(js.text, map?.text, result.metafile, cwd, webMarkerPattern);
+  // The image keeps naming them, as properties of its global object (undefined there).
+  const code = js.text.replace(webMarkerPattern, (_, name: string) => `globalThis.${name}`);
+  return { code, metafile: result.metafile, webApis };
 }
 
 /** The host resources that survived tree-shaking, each with an import chain from the entry. */
@@ -335,27 +375,39 @@ function hostNeeds(
       chain: [...(chainTo(importer) ?? [importer]), f.what],
     });
   }
-  if (mapText !== undefined) {
-    const lookup = sourceMapLookup(JSON.parse(mapText));
-    const lineStarts = [0];
-    for (let i = code.indexOf("\n"); i >= 0; i = code.indexOf("\n", i + 1)) lineStarts.push(i + 1);
-    for (const match of code.matchAll(markerPattern)) {
-      const name = match[1] === "import_meta" ? "import.meta" : match[1]!;
-      let line = 0;
-      while (line + 1 < lineStarts.length && lineStarts[line + 1]! <= match.index) line++;
-      const at = lookup(line, match.index - lineStarts[line]!);
-      const source =
-        at === undefined ? undefined : path.relative(cwd, path.resolve(cwd, at.source));
-      const key = `${name}@${source}:${at?.line}`;
-      if (seen.has(key)) continue;
-      seen.add(key);
-      needs.push({
-        what: name,
-        kind: "global",
-        ...(at === undefined ? {} : { at: `${source}:${at.line}` }),
-        chain: source === undefined ? [] : (chainTo(source) ?? [source]),
-      });
-    }
+  needs.push(...globalsAt(code, mapText, metafile, cwd, markerPattern));
+  return needs;
+}
+
+/** The globals `pattern` (a marker left by `define`) finds in the code, each once per source line. */
+function globalsAt(
+  code: string,
+  mapText: string | undefined,
+  metafile: esbuild.Metafile,
+  cwd: string,
+  pattern: RegExp,
+): HostNeed[] {
+  const needs: HostNeed[] = [];
+  const seen = new Set<string>();
+  const chainTo = chains(metafile);
+  const lookup = mapText === undefined ? undefined : sourceMapLookup(JSON.parse(mapText));
+  const lineStarts = [0];
+  for (let i = code.indexOf("\n"); i >= 0; i = code.indexOf("\n", i + 1)) lineStarts.push(i + 1);
+  for (const match of code.matchAll(pattern)) {
+    const name = match[1] === "import_meta" ? "import.meta" : match[1]!;
+    let line = 0;
+    while (line + 1 < lineStarts.length && lineStarts[line + 1]! <= match.index) line++;
+    const at = lookup?.(line, match.index - lineStarts[line]!);
+    const source = at === undefined ? undefined : path.relative(cwd, path.resolve(cwd, at.source));
+    const key = `${name}@${source}:${at?.line}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    needs.push({
+      what: name,
+      kind: "global",
+      ...(at === undefined ? {} : { at: `${source}:${at.line}` }),
+      chain: source === undefined ? [] : (chainTo(source) ?? [source]),
+    });
   }
   return needs;
 }
@@ -427,7 +479,7 @@ function evaluateDescription(code: string, entry: string): ImageDescription {
   if (typeof result.ok !== "string")
     throw new BuildError(
       "ATOLL_BUILD_FAILED",
-      `${entry} cannot be sealed: ${result.error ?? "it evaluated to nothing"}`,
+      `evaluating it failed: ${result.error ?? "it evaluated to nothing"}`,
     );
   return JSON.parse(result.ok) as ImageDescription;
 }
