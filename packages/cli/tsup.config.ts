@@ -6,6 +6,9 @@ export default atollTsup({
     cli: "src/cli.ts",
     "image/index": "src/image/index.ts",
     "image/realm": "src/image/realm.ts",
+    // Started by bin/atoll.mjs before anything else; the vCPU thread's module.
+    "vcpu-thread": "src/tender/vcpu-thread.ts",
+    "vcpu-worker": "src/tender/vcpu-worker.ts",
   },
   platform: "node",
 });

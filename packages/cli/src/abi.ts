@@ -9,67 +9,92 @@ export const ABI_VERSION = 1;
 /** "ATLL" read as a little-endian 32-bit word, at byte 0 of the shared memory. */
 export const MAGIC = 0x4c4c5441;
 
+// The layout's names are enums: a bundler inlines their values, so an image
+// carries numbers, not lookup tables.
+
 /** Indexes of the 32-bit words of the control block (byte offset = index × 4). */
-export const Word = {
-  magic: 0,
-  abi: 1,
-  size: 2,
-  bootOffset: 3,
-  bootLength: 4,
+export enum Word {
+  magic = 0,
+  abi = 1,
+  size = 2,
+  bootOffset = 3,
+  bootLength = 4,
   /** Tender → guest wake-up counter; the vCPU sleeps on it. */
-  wake: 5,
+  wake = 5,
   /** Guest → tender doorbell counter; the tender waits on it. */
-  doorbell: 6,
+  doorbell = 6,
   /** 0 booting, 1 running, 2 exited. */
-  state: 7,
-  exitStatus: 8,
+  state = 7,
+  exitStatus = 8,
   /** The tender sets 1 to ask the image to stop; the guest clears it when it starts stopping. */
-  stop: 9,
+  stop = 9,
   /** Ready set: bit i of ready0/ready1 says slot i (0..63) has something to look at. */
-  ready0: 10,
-  ready1: 11,
+  ready0 = 10,
+  ready1 = 11,
   /** The guest sets 1 after producing into a ring; the vCPU rings the doorbell after the turn. */
-  pending: 12,
-} as const;
+  pending = 12,
+}
 
 /** Indexes of the 64-bit float fields (byte offset = index × 8). */
-export const Float = {
+export enum Float {
   /** Nanoseconds on the monotonic clock since boot, written by the vCPU before every turn. */
-  now: 8,
+  now = 8,
   /** Earliest timer deadline in ns (Infinity: none), written by the guest. */
-  deadline: 9,
-} as const;
+  deadline = 9,
+}
 
-export const State = { booting: 0, running: 1, exited: 2 } as const;
+export enum State {
+  booting = 0,
+  running = 1,
+  exited = 2,
+}
 
 /** Bytes of the control block; rings and the boot information follow. */
 export const CONTROL_BYTES = 128;
 
 /** Ring header words (byte offset from the ring's start = index × 4). */
-export const RingWord = { head: 0, tail: 1, flags: 2, drops: 3 } as const;
+export enum RingWord {
+  head = 0,
+  tail = 1,
+  flags = 2,
+  drops = 3,
+}
 export const RING_HEADER_BYTES = 16;
 /** An entry's length word with this value means: skip to the start of the ring. */
 export const RING_WRAP = 0xffffffff;
 
 /** Console-in ring flags: the image wants input (set by the image); input has ended (set by the tender). */
-export const ConsoleInFlag = { wanted: 1, ended: 2 } as const;
+export enum ConsoleInFlag {
+  wanted = 1,
+  ended = 2,
+}
 /** Console-out ring flag, set by the image: raise the console's ready bit once you have consumed the ring. */
-export const ConsoleOutFlag = { notify: 1 } as const;
+export enum ConsoleOutFlag {
+  notify = 1,
+}
 /** Console-out entry tags (the payload's first byte). */
-export const ConsoleStream = { out: 1, err: 2 } as const;
+export enum ConsoleStream {
+  out = 1,
+  err = 2,
+}
 
 /** Block request and response layouts (bytes). */
 export const BLOCK_REQUEST_HEADER = 24;
 export const BLOCK_RESPONSE_HEADER = 16;
-export const BlockOp = { read: 1, write: 2, flush: 3, discard: 4 } as const;
-export const BlockStatus = {
-  ok: 0,
-  io: -1,
-  outOfRange: -2,
-  readOnly: -3,
-  invalid: -4,
-  unsupported: -5,
-} as const;
+export enum BlockOp {
+  read = 1,
+  write = 2,
+  flush = 3,
+  discard = 4,
+}
+export enum BlockStatus {
+  ok = 0,
+  io = -1,
+  outOfRange = -2,
+  readOnly = -3,
+  invalid = -4,
+  unsupported = -5,
+}
 
 /** The most slots an image can declare (two 32-bit ready words). */
 export const MAX_SLOTS = 64;

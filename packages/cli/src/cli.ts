@@ -8,13 +8,20 @@ import { isAtollError } from "@atoll/core";
 import { providedKinds, slotKinds } from "./abi.js";
 import type { Manifest, ParsedImage } from "./manifest.js";
 import { loadImage } from "./tender/image-file.js";
-import { DEFAULT_MEMORY_MB, MIN_MEMORY_MB, startImage } from "./tender/tender.js";
+import {
+  type BlockAttachment,
+  DEFAULT_MEMORY_MB,
+  MIN_MEMORY_MB,
+  type PrestartedVcpu,
+  startImage,
+} from "./tender/tender.js";
 import { ownVersion } from "./version.js";
 
 // build and new load esbuild and the templates; \`run\` starts faster without them.
 const loadBuild = () => import("./build/build.js");
 const loadScaffold = () => import("./new/scaffold.js");
-const signatureList = "console|random|clock";
+type HostNeed = import("./build/build.js").HostNeed;
+const signatureList = "netif|block|kv|console|clock|random";
 
 export interface CliIo {
   readonly stdout: Writable & { isTTY?: boolean };
@@ -24,6 +31,8 @@ export interface CliIo {
   readonly env: Readonly<Record<string, string | undefined>>;
   /** Handles Ctrl-C while an image runs (default: process signals). */
   readonly signals?: boolean;
+  /** The vCPU thread bin/atoll.mjs started for `run` before loading this module. */
+  readonly vcpu?: PrestartedVcpu;
 }
 
 class UsageError extends Error {}
@@ -34,6 +43,7 @@ interface Styles {
   readonly dim: Style;
   readonly red: Style;
   readonly green: Style;
+  readonly yellow: Style;
   readonly cyan: Style;
 }
 
@@ -46,6 +56,7 @@ function styles(stream: { isTTY?: boolean }, env: CliIo["env"]): Styles {
     dim: wrap(2, 22),
     red: wrap(31, 39),
     green: wrap(32, 39),
+    yellow: wrap(33, 39),
     cyan: wrap(36, 39),
   };
 }
@@ -76,7 +87,8 @@ ENTRY is a module whose default export is image(App, { bindings }) from
 result). The image is one minified, tree-shaken, platform-neutral ES module
 with a manifest: name, version, device slots and runtime arguments. Anything
 in it that needs the host (node:*, Buffer, process, host timers, a host-only
-driver) fails the build with its import chain.
+driver) fails the build with its import chain. \`import files from
+"static-kv:DIR"\` embeds a directory for @atoll/kv's static store.
 
 Options:
   --out FILE          where to write the image (default: NAME.atoll)
@@ -94,8 +106,8 @@ Options:
 `,
   run: `atoll run — run an image with nothing but its declared devices
 
-Usage: atoll run IMAGE [--mem=MB] [--net:SLOT=tapN|switch:NAME]
-                       [--block:SLOT=PATH] [--kv:SLOT=DIR] [-- ARGS...]
+Usage: atoll run IMAGE [--mem=MB] [--net:SLOT=tapN|tap:IFNAME|switch:NAME]
+                       [--block:SLOT=PATH] [--block-ro:SLOT=PATH] [-- ARGS...]
 
 The image runs in its own thread, in a realm holding ECMAScript built-ins and
 its devices only. Console, clocks, time and random slots are provided by the
@@ -105,9 +117,14 @@ the image does not declare is an error. ARGS go to the application
 
 Options:
   --mem=MB                 the image's memory limit in MiB (default ${DEFAULT_MEMORY_MB})
-  --net:SLOT=tapN          attach a network slot to a TAP interface (@atoll/netif-tap)
-  --net:SLOT=switch:NAME   attach a network slot to the in-process switch NAME
-  --block:SLOT=PATH        attach a block slot to a disk image file
+  --net:SLOT=tapN          attach a network slot to a TAP interface (tap0, tap1, ...;
+                           created when missing; needs CAP_NET_ADMIN)
+  --net:SLOT=tap:IFNAME    the same, for a TAP interface of any name
+  --net:SLOT=switch:NAME   attach a network slot to the switch NAME, shared by every
+                           atoll run of this user on this host
+  --block:SLOT=PATH        attach a block slot to a disk image file or block device,
+                           read-write (one writer at a time: the image is locked)
+  --block-ro:SLOT=PATH     the same, read-only (any number of readers)
   --kv:SLOT=DIR            reserved for kv slots (not in boundary ABI 1)
   -h, --help               this help
 
@@ -121,9 +138,10 @@ Usage:
   atoll new driver NAME --signature ${signatureList} [--dir DIR]
 
 "app" writes a unikernel project: package.json with the @atoll dependencies,
-the unikernel, a Node entry, and a test that runs it under virtual time.
-"driver" writes a driver package whose tests run the signature's conformance
-suite against it.
+a TCP service over the Stack signature, a Node entry on the host's sockets, an
+image entry with Atoll's own TCP/IP, and a test that runs it on a memory switch
+under virtual time. "driver" writes a driver package whose tests run the
+signature's conformance suite against it.
 
 Options:
   --dir DIR            where to create the project (default: ./NAME)
@@ -209,8 +227,8 @@ const kindNote = (id: string) => {
   if (kind === undefined) return "not servable by this tender";
   if (providedKinds.has(kind)) return "provided by the tender";
   return kind === "net"
-    ? "attach with --net:SLOT=tapN|switch:NAME"
-    : "attach with --block:SLOT=PATH";
+    ? "attach with --net:SLOT=tapN|tap:IFNAME|switch:NAME"
+    : "attach with --block:SLOT=PATH or --block-ro:SLOT=PATH";
 };
 
 /** The manifest for people. */
@@ -268,7 +286,8 @@ async function build(p: Parsed, io: CliIo, out: Styles, err: Styles): Promise<nu
       conditions: p.options.get("condition") ?? [],
       minify: !p.options.has("no-minify"),
     });
-    const rel = path.relative(io.cwd, result.path) || result.path;
+    const relative = path.relative(io.cwd, result.path);
+    const rel = relative === "" || relative.startsWith("..") ? result.path : relative;
     const m = result.manifest;
     const slots = Object.entries(m.slots).map(([n, id]) => `${n} ${out.dim(`(${id})`)}`);
     io.stdout.write(
@@ -280,6 +299,7 @@ async function build(p: Parsed, io: CliIo, out: Styles, err: Styles): Promise<nu
         "",
       ].join("\n"),
     );
+    if (result.webApis.length > 0) io.stderr.write(formatWebApis(result.webApis, err));
     return 0;
   } catch (error) {
     if (error instanceof BuildError) {
@@ -290,6 +310,17 @@ async function build(p: Parsed, io: CliIo, out: Styles, err: Styles): Promise<nu
     }
     throw error;
   }
+}
+
+/** The build's warning: Web APIs the image names that its realm will not have, grouped by name. */
+function formatWebApis(needs: readonly HostNeed[], err: Styles): string {
+  const where = new Map<string, string[]>();
+  for (const n of needs) where.set(n.what, [...(where.get(n.what) ?? []), n.at ?? "?"]);
+  const lines = [...where].map(
+    ([name, at]) =>
+      `  ${name.padEnd(15)} ${at.slice(0, 3).join(", ")}${at.length > 3 ? `, and ${at.length - 3} more` : ""}`,
+  );
+  return `${err.yellow("warning:")} the image names Web APIs a sealed realm does not provide (boundary ABI 1); code that reaches one fails when it runs:\n${lines.join("\n")}\n`;
 }
 
 function inspect(p: Parsed, io: CliIo, out: Styles): number {
@@ -316,21 +347,33 @@ async function run(p: Parsed, io: CliIo, err: Styles): Promise<number> {
         `--mem=${memText}: expected a whole number of MiB, at least ${MIN_MEMORY_MB}`,
       );
   }
-  const attachments: Record<"net" | "block" | "kv", Record<string, string>> = {
-    net: {},
-    block: {},
-    kv: {},
-  };
+  const net: Record<string, string> = {};
+  const block: Record<string, BlockAttachment> = {};
+  const kv: Record<string, string> = {};
   for (const [name, values] of p.options) {
-    const match = /^(net|block|kv):(.+)$/.exec(name);
+    const match = /^(net|block|block-ro|kv):(.+)$/.exec(name);
     if (match === null) continue;
-    const [, kind, slot] = match as unknown as [string, "net" | "block" | "kv", string];
+    const [, kind, slot] = match as unknown as [
+      string,
+      "net" | "block" | "block-ro" | "kv",
+      string,
+    ];
     if (values.length > 1) throw new UsageError(`--${name} is given twice`);
-    attachments[kind][slot] = values[0]!;
+    const value = values[0]!;
+    if (kind === "net") net[slot] = value;
+    else if (kind === "kv") kv[slot] = value;
+    else {
+      if (block[slot] !== undefined)
+        throw new UsageError(
+          `slot "${slot}" is attached twice (--block:${slot} and --block-ro:${slot})`,
+        );
+      block[slot] = kind === "block" ? value : { path: value, readOnly: true };
+    }
   }
-  for (const kind of ["net", "block", "kv"] as const)
+  for (const kind of ["net", "block", "block-ro", "kv"] as const)
     if (p.options.has(kind))
       throw new UsageError(`--${kind} needs a slot name: --${kind}:SLOT=...`);
+  const attachments = { net, block, kv };
   const file = path.resolve(io.cwd, p.positional[0]!);
   const running = await startImage(file, {
     argv: p.rest,
@@ -339,6 +382,7 @@ async function run(p: Parsed, io: CliIo, err: Styles): Promise<number> {
     stdout: io.stdout,
     stderr: io.stderr,
     stdin: io.stdin,
+    ...(io.vcpu === undefined ? {} : { vcpu: io.vcpu }),
   });
   let interrupts = 0;
   const onSignal = () => {
@@ -387,7 +431,7 @@ async function scaffold(p: Parsed, io: CliIo, out: Styles): Promise<number> {
 const commands: Record<string, { valued: string[]; flags: string[] }> = {
   build: { valued: ["out", "condition"], flags: ["no-minify"] },
   inspect: { valued: [], flags: ["json"] },
-  run: { valued: ["mem", "net:", "block:", "kv:"], flags: [] },
+  run: { valued: ["mem", "net:", "block:", "block-ro:", "kv:"], flags: [] },
   new: { valued: ["dir", "signature"], flags: [] },
 };
 
@@ -400,7 +444,17 @@ export async function main(argv: readonly string[], io?: Partial<CliIo>): Promis
     cwd: io?.cwd ?? process.cwd(),
     env: io?.env ?? process.env,
     ...(io?.signals === undefined ? {} : { signals: io.signals }),
+    ...(io?.vcpu === undefined ? {} : { vcpu: io.vcpu }),
   };
+  try {
+    return await command(argv, full);
+  } finally {
+    // A thread started ahead for `run` and not used (a usage error, --help) ends here.
+    full.vcpu?.dispose();
+  }
+}
+
+async function command(argv: readonly string[], full: CliIo): Promise<number> {
   const out = styles(full.stdout, full.env);
   const err = styles(full.stderr, full.env);
   const [command, ...rest] = argv;

@@ -9,6 +9,7 @@ export {
   buildImage,
   type HostNeed,
 } from "./build/build.js";
+export { formatAppHelp } from "./help.js";
 export {
   formatImage,
   type Manifest,
@@ -17,13 +18,17 @@ export {
   parseImage,
 } from "./manifest.js";
 export { checkImage, ImageError, loadImage } from "./tender/image-file.js";
+export { joinSwitch, type SwitchPort } from "./tender/switch.js";
 export {
   AttachError,
   type Attachments,
   type BlockAttachment,
+  type BlockPath,
   checkAttachments,
   DEFAULT_MEMORY_MB,
   type NetAttachment,
+  type PrestartedVcpu,
+  prestartVcpu,
   type RunningImage,
   runImage,
   startImage,

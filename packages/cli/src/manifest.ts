@@ -38,6 +38,8 @@ export interface Manifest {
 
 /** What the image's code says about itself at build time, before it has a code hash. */
 export interface ImageDescription {
+  /** The entry module's export that holds the image: "default" or a unikernel's name. */
+  readonly export: string;
   readonly name: string;
   readonly description?: string;
   readonly slots: Readonly<Record<string, string>>;

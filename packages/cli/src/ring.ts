@@ -120,22 +120,21 @@ export class RingProducer extends RingView {
 
 export class RingConsumer extends RingView {
   #head: number;
-  readonly #maxEntry: number;
-  readonly #scratch: Uint8Array | undefined;
+  protected readonly maxEntry: number;
   /** Format violations seen (bad length, impossible counter); each one dropped what was queued. */
   errors = 0;
   lastError: string | undefined;
 
-  /**
-   * `maxEntry` bounds a valid entry's payload. With `copy`, each entry is copied
-   * out of shared memory before the visitor sees it, so the producer cannot
-   * change it while it is being checked (the tender reads the image's rings so).
-   */
-  constructor(memory: SharedArrayBuffer, place: RingPlace, maxEntry: number, copy = false) {
+  /** `maxEntry` bounds a valid entry's payload. */
+  constructor(memory: SharedArrayBuffer, place: RingPlace, maxEntry: number) {
     super(memory, place);
     this.#head = Atomics.load(this.words, this.base + RingWord.head) >>> 0;
-    this.#maxEntry = Math.min(maxEntry, (place[1] >> 1) - 4);
-    this.#scratch = copy ? new Uint8Array(this.#maxEntry) : undefined;
+    this.maxEntry = Math.min(maxEntry, (place[1] >> 1) - 4);
+  }
+
+  /** The entry's payload as the visitor sees it: a view into the ring. */
+  protected entry(at: number, length: number): Uint8Array {
+    return this.bytes.subarray(at, at + length);
   }
 
   /** True when an entry (or a violation) is waiting. */
@@ -165,18 +164,10 @@ export class RingConsumer extends RingView {
         continue;
       }
       const need = 4 + align4(length);
-      if (length > this.#maxEntry) return this.#violation(tail, `entry of ${length} bytes`);
+      if (length > this.maxEntry) return this.#violation(tail, `entry of ${length} bytes`);
       if (need > used || need > this.capacity - pos)
         return this.#violation(tail, `entry of ${length} bytes overruns the ring`);
-      const at = this.data + pos + 4;
-      let entry: Uint8Array;
-      if (this.#scratch === undefined) {
-        entry = this.bytes.subarray(at, at + length);
-      } else {
-        entry = this.#scratch.subarray(0, length);
-        entry.set(this.bytes.subarray(at, at + length));
-      }
-      if (visit(entry) === false) break;
+      if (visit(this.entry(this.data + pos + 4, length)) === false) break;
       this.#head = (this.#head + need) >>> 0;
       used -= need;
       count++;
@@ -192,5 +183,25 @@ export class RingConsumer extends RingView {
     this.#head = tail;
     Atomics.store(this.words, this.base + RingWord.head, this.#head | 0);
     return 0;
+  }
+}
+
+/**
+ * A consumer that copies each entry out of shared memory before the visitor
+ * sees it, so the producer cannot change it while it is being checked: the
+ * tender reads the image's rings so.
+ */
+export class CopyingRingConsumer extends RingConsumer {
+  readonly #scratch: Uint8Array;
+
+  constructor(memory: SharedArrayBuffer, place: RingPlace, maxEntry: number) {
+    super(memory, place, maxEntry);
+    this.#scratch = new Uint8Array(this.maxEntry);
+  }
+
+  protected override entry(at: number, length: number): Uint8Array {
+    const copy = this.#scratch.subarray(0, length);
+    copy.set(this.bytes.subarray(at, at + length));
+    return copy;
   }
 }

@@ -3,8 +3,8 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { main } from "../src/cli.js";
-import { type BuildError, buildImage, parseImage } from "../src/index.js";
-import { fixture, io, root, tmp } from "./helpers.js";
+import { type BuildError, buildImage, parseImage, runImage } from "../src/index.js";
+import { Capture, fixture, io, root, tmp } from "./helpers.js";
 
 const failure = async (entry: string) => {
   try {
@@ -86,6 +86,34 @@ describe("atoll build", () => {
     );
   });
 
+  it("warns where the image names a Web API its realm lacks; the code runs until it reaches one", async () => {
+    const dir = tmp();
+    const run = io(dir);
+    const entry = fixture("apps/webby.ts");
+    expect(
+      await main(["build", entry, "--out", "webby.atoll", "--condition", "@atoll/source"], run),
+    ).toBe(0);
+    expect(run.stderr.text()).toMatch(
+      /^warning: the image names Web APIs a sealed realm does not provide .*\n {2}URL {13}.*webby\.ts:10\n$/,
+    );
+    const image = path.join(dir, "webby.atoll");
+    const fine = new Capture();
+    expect((await runImage(image, { stdout: fine, stderr: fine })).status).toBe(0);
+    expect(fine.text()).toContain("no URL needed");
+    const reached = new Capture();
+    const result = await runImage(image, { argv: ["--parse"], stdout: reached, stderr: reached });
+    expect(result.status).toBe(1);
+    expect(reached.text()).toMatch(/globalThis\.URL is not a constructor/);
+    // An image that names none is built without the warning.
+    const hello = await buildImage({
+      entry: path.join(root, "apps/hello/src/unikernel.ts"),
+      out: path.join(dir, "hello.atoll"),
+      conditions: ["@atoll/source"],
+      cwd: dir,
+    });
+    expect(hello.webApis).toEqual([]);
+  });
+
   it("reports an entry without a unikernel, and a missing file", async () => {
     expect((await failure(fixture("apps/hosty-config.ts"))).message).toMatch(
       /host resources|exports no unikernel/,
@@ -112,5 +140,23 @@ describe("--help on every command", () => {
     const bad = io(tmp());
     expect(await main(["frobnicate"], bad)).toBe(2);
     expect(bad.stderr.text()).toMatch(/^atoll: unknown command "frobnicate"/);
+  });
+
+  it("embeds a directory with the static store (static-kv:), and the image serves it", async () => {
+    const dir = tmp();
+    const built = await buildImage({
+      entry: fixture("apps/assets.ts"),
+      out: path.join(dir, "assets.atoll"),
+      conditions: ["@atoll/source"],
+      cwd: dir,
+    });
+    expect(built.manifest.slots).toEqual({ console: "atoll.console/1" });
+    expect(built.embeddedBytes).toBeGreaterThan(50);
+    const out = new Capture();
+    const result = await runImage(built.path, { stdout: out, stderr: out });
+    expect(out.text()).toMatch(
+      /^dictionary \/docs\nvalue \/hello\.txt\nHello from a sealed store\.\ndigest [0-9a-f]{16}\n$/,
+    );
+    expect(result.status).toBe(0);
   });
 });

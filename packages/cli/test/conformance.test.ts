@@ -1,6 +1,8 @@
 // The boundary drivers (what an image sees) pass the same conformance suites
 // as every other driver of their signatures.
 
+import { type Block, MemoryBlock, MemoryDisk } from "@atoll/block";
+import { blockConformance } from "@atoll/block/conformance";
 import type { MonotonicClock, Time, WallClock } from "@atoll/clock";
 import {
   monotonicClockConformance,
@@ -11,9 +13,13 @@ import type { Console } from "@atoll/console";
 import { consoleConformance } from "@atoll/console/conformance";
 import type { Random } from "@atoll/entropy";
 import { randomConformance } from "@atoll/entropy/conformance";
+import { MemorySwitch, type Netif } from "@atoll/netif";
+import { netifConformance } from "@atoll/netif/conformance";
 import {
+  blockSlot,
   clockSlot,
   consoleSlot,
+  netSlot,
   randomSlot,
   timeSlot,
   wallClockSlot,
@@ -86,3 +92,78 @@ randomConformance({
   },
   teardown: ({ h }) => h.close(),
 });
+
+const macText = (mac: Uint8Array) => [...mac].map((b) => b.toString(16).padStart(2, "0")).join(":");
+
+// `a` is the image's netif; the tender serves its slot from a port of a switch, where `b` is.
+netifConformance({
+  name: "netif.boundary",
+  async setup() {
+    const sw = new MemorySwitch();
+    const uplink = sw.attach();
+    const b = sw.attach();
+    const h = machineHarness(
+      [
+        {
+          kind: "net",
+          name: "net",
+          signature: "atoll.netif/1",
+          mac: macText(uplink.mac),
+          mtu: 1500,
+        },
+      ],
+      { net: { net: uplink } },
+    );
+    const a = (await h.connect(netSlot(h.boot.slots[0]!, h.machine))) as Netif;
+    return {
+      a,
+      b,
+      h,
+      wait: <T>(p: Promise<T>) => p,
+      disconnect: (n: Netif) => {
+        if (n === a) (a as unknown as { disconnect(): void }).disconnect();
+        else (n as typeof b).disconnect();
+      },
+    };
+  },
+  teardown: ({ h }) => h.close(),
+});
+
+// The image's block device, served by the tender from a memory disk (the file driver runs
+// the same suite in @atoll/block); read-write and read-only.
+for (const readOnly of [false, true]) {
+  blockConformance({
+    name: `block.boundary${readOnly ? " (read-only)" : ""}`,
+    async setup() {
+      const disk = new MemoryDisk({ sectorSize: 512, sectorCount: 4096 });
+      const open = async () => {
+        const host: Block = new MemoryBlock(disk, { readOnly });
+        const info = host.info();
+        const h = machineHarness(
+          [{ kind: "block", name: "disk", signature: "atoll.block/1", ...info }],
+          { block: { disk: host } },
+        );
+        const block = (await h.connect(blockSlot(h.boot.slots[0]!, h.machine))) as Block;
+        return { h, block };
+      };
+      let current = await open();
+      const harnesses = [current.h];
+      return {
+        block: current.block,
+        harnesses,
+        disconnect: async () => {
+          (current.block as unknown as { disconnect(): void }).disconnect();
+        },
+        reopen: async () => {
+          (current.block as unknown as { disconnect(): void }).disconnect();
+          current = await open();
+          harnesses.push(current.h);
+          return current.block;
+        },
+      };
+    },
+    teardown: ({ harnesses }) => {
+      for (const h of harnesses) h.close();
+    },
+  });
+}

@@ -93,7 +93,10 @@ describe("the adversarial image", () => {
       "context.signal",
       "memory",
       "globalThis",
-      "globalThis.TextDecoder",
+      "globalThis.Error",
+      "TextEncoder",
+      "TextDecoder",
+      "AbortController",
       "globalThis.Date",
     ])
       expect(output).toContain(`held ${name}\n`);

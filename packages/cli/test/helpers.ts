@@ -11,6 +11,9 @@ export const fixture = (name: string) =>
   fileURLToPath(new URL(`./fixture/${name}`, import.meta.url));
 export const tmp = () => mkdtempSync(path.join(tmpdir(), "atoll-cli-"));
 
+// Named switches of the tests stay among the tests of this file (and the tenders they spawn).
+process.env.ATOLL_SWITCH_DIR ??= tmp();
+
 /** Builds an entry the way the monorepo's tests resolve packages: to their TypeScript sources. */
 export async function build(entry: string, dir = tmp()) {
   return buildImage({

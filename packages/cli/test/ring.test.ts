@@ -4,7 +4,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { RING_HEADER_BYTES, RingWord } from "../src/abi.js";
-import { RingConsumer, RingProducer } from "../src/ring.js";
+import { CopyingRingConsumer, RingConsumer, RingProducer } from "../src/ring.js";
 
 const place = (capacity: number) => [64, capacity] as const;
 const memory = (capacity: number) => new SharedArrayBuffer(64 + RING_HEADER_BYTES + capacity + 64);
@@ -20,7 +20,9 @@ describe("rings", () => {
         (ops, copy) => {
           const mem = memory(1024);
           const producer = new RingProducer(mem, place(1024));
-          const consumer = new RingConsumer(mem, place(1024), 1024, copy);
+          const consumer = copy
+            ? new CopyingRingConsumer(mem, place(1024), 1024)
+            : new RingConsumer(mem, place(1024), 1024);
           const sent: number[][] = [];
           const received: number[][] = [];
           const drain = () => consumer.drain((e) => void received.push([...e]));
@@ -69,7 +71,7 @@ describe("rings", () => {
           for (const e of entries) producer.push(e);
           const view = new DataView(mem);
           for (const [offset, value] of writes) view.setInt32(offset & ~3, value, true);
-          const consumer = new RingConsumer(mem, place(512), 200, true);
+          const consumer = new CopyingRingConsumer(mem, place(512), 200);
           const before = new Uint8Array(mem.slice(0, 64));
           for (let round = 0; round < 3; round++)
             consumer.drain((entry) => {
@@ -89,7 +91,7 @@ describe("rings", () => {
   it("names the violation: an oversized entry, an impossible counter", () => {
     const mem = memory(256);
     const words = new Int32Array(mem);
-    const consumer = new RingConsumer(mem, place(256), 100, true);
+    const consumer = new CopyingRingConsumer(mem, place(256), 100);
     new Uint32Array(mem)[(64 + RING_HEADER_BYTES) >> 2] = 5000;
     words[(64 >> 2) + RingWord.tail] = 8;
     expect(consumer.drain(() => {})).toBe(0);

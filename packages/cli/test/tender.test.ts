@@ -45,16 +45,21 @@ describe("hello, sealed", () => {
 
   it("runs with its arguments, prints its lines, and exits 0", async () => {
     const run = io(dir);
-    const status = await main(["run", hello.path, "--", "--hello=Bonjour", "--times=3"], run);
+    const status = await main(["run", hello.path, "--", "--hello=Grüß dich 👋", "--times=3"], run);
     expect(run.stderr.text()).toBe("");
-    expect(run.stdout.text()).toBe("Bonjour\n".repeat(3));
+    expect(run.stdout.text()).toBe("Grüß dich 👋\n".repeat(3));
     expect(status).toBe(0);
   });
 
   it("prints the application's --help, and exits 2 on a bad argument", async () => {
     const helpRun = io(dir);
     expect(await main(["run", hello.path, "--", "--help"], helpRun)).toBe(0);
-    expect(helpRun.stdout.text()).toContain("--hello=TEXT");
+    // The tender prints it from the manifest, without starting the image.
+    expect(helpRun.stdout.text()).toMatch(/^hello — prints a greeting, one second apart\n/);
+    expect(helpRun.stdout.text()).toMatch(
+      /Application:\n {2}--hello=TEXT +the greeting to print \(default: Hello World!\)\n/,
+    );
+    expect(helpRun.stdout.text()).toMatch(/Runtime:\n {2}--log=LEVELS/);
     const bad = io(dir);
     expect(await main(["run", hello.path, "--", "--times=lots"], bad)).toBe(2);
     expect(bad.stderr.text()).toMatch(
@@ -138,6 +143,26 @@ describe("exit status, as Solo5", () => {
     expect(out.text()).toBe("how=serve\ntick\nstopped cleanly\n");
   });
 
+  it("runs an image on a vCPU thread started ahead of it, for the same memory limit", async () => {
+    const { prestartVcpu } = await import("../src/index.js");
+    const other = prestartVcpu(["--mem=64"])!;
+    expect(other.take(128)).toBeUndefined();
+    other.dispose();
+    const vcpu = prestartVcpu(["--mem=64", "--", "--mem=1"])!;
+    expect(vcpu.memoryMb).toBe(64);
+    const out = new Capture();
+    const result = await runImage(exits.path, {
+      argv: ["--how=ok"],
+      memoryMb: 64,
+      vcpu,
+      stdout: out,
+      stderr: new Capture(),
+    });
+    expect(result.status).toBe(0);
+    expect(out.text()).toBe("how=ok\n");
+    expect(vcpu.take(64)).toBeUndefined(); // it was used
+  });
+
   it("gives the image console input when it asks for it", async () => {
     const { Readable } = await import("node:stream");
     const out = new Capture();
@@ -172,7 +197,7 @@ describe("attachment errors, before anything starts (exit 2)", () => {
   it("rejects a missing slot", () =>
     fails(
       ["run", devices.path, "--block:disk=x.img"],
-      /slot "service" \(atoll\.netif\/1\) is not attached: give --net:service=tapN\|switch:NAME/,
+      /slot "service" \(atoll\.netif\/1\) is not attached: give --net:service=tapN\|tap:IFNAME\|switch:NAME/,
     ));
 
   it("rejects an unknown slot", () =>
@@ -202,7 +227,7 @@ describe("attachment errors, before anything starts (exit 2)", () => {
   it("reports a block image it cannot open", () =>
     fails(
       ["run", devices.path, "--net:service=switch:lan", "--block:disk=/nonexistent/disk.img"],
-      /slot "disk": ENOENT/,
+      /slot "disk": cannot open \/nonexistent\/disk\.img: ENOENT/,
     ));
 
   it("rejects a corrupt image", () => {
@@ -324,21 +349,22 @@ describe("network and block slots", () => {
   });
 
   it("attaches a network slot to a named in-process switch", async () => {
-    const { switchPort } = await import("../src/tender/switch.js");
+    const { joinSwitch } = await import("../src/tender/switch.js");
+    const name = `test-lan-${process.pid}`;
     const disk = path.join(dir, "disk2.img");
     writeFileSync(disk, new Uint8Array(1024 * 1024));
     const out = new Capture();
     const { startImage } = await import("../src/index.js");
     const running = await startImage(devices.path, {
-      net: { service: "switch:test-lan" },
+      net: { service: `switch:${name}` },
       block: { disk },
       argv: ["--frames=2"],
       stdout: out,
       stderr: new Capture(),
     });
-    const peer = switchPort("test-lan");
+    const peer = await joinSwitch(name);
     const replies: Uint8Array[] = [];
-    peer.netif.listen((f) => void replies.push(f.slice()));
+    peer.netif.listen((f: Uint8Array) => void replies.push(f.slice()));
     for (let i = 0; i < 100 && !out.text().includes("listening"); i++)
       await new Promise((r) => setTimeout(r, 20));
     for (let n = 0; n < 2; n++) {
@@ -353,5 +379,55 @@ describe("network and block slots", () => {
     expect(out.text()).toContain("answered 2 frames");
     expect(replies).toHaveLength(2);
     expect([...replies[0]!.subarray(0, 6)]).toEqual([...peer.netif.mac]);
+  });
+
+  it("attaches a disk image read-only, shared, and refuses a second writer", async () => {
+    const disk = path.join(dir, "disk3.img");
+    const bytes = new Uint8Array(256 * 1024);
+    bytes[512 + 1] = 42;
+    writeFileSync(disk, bytes);
+    const { startImage } = await import("../src/index.js");
+    const name = `lock-lan-${process.pid}`;
+    // A writer holds the image (it waits for frames that never come until it is stopped).
+    const out = new Capture();
+    const writer = await startImage(devices.path, {
+      net: { service: `switch:${name}` },
+      block: { disk },
+      argv: ["--frames=1"],
+      stdout: out,
+      stderr: new Capture(),
+    });
+    for (let i = 0; i < 100 && !out.text().includes("listening"); i++)
+      await new Promise((r) => setTimeout(r, 20));
+    const second = io(dir);
+    expect(
+      await main(
+        ["run", devices.path, `--net:service=switch:${name}`, `--block:disk=${disk}`],
+        second,
+      ),
+    ).toBe(2);
+    expect(second.stderr.text()).toMatch(/slot "disk": .*disk3\.img is already open read-write/);
+    expect(second.stderr.text()).toContain(`attach it read-only with --block-ro:disk=${disk}`);
+    // Readers share it, with writes refused inside the image.
+    const reader = io(dir);
+    const status = await main(
+      [
+        "run",
+        devices.path,
+        `--net:service=switch:${name}`,
+        `--block-ro:disk=${disk}`,
+        "--",
+        "--frames=0",
+      ],
+      reader,
+    );
+    expect(reader.stderr.text()).toBe("");
+    expect(reader.stdout.text()).toContain("rw=false");
+    expect(reader.stdout.text()).toMatch(
+      /read-only write: ATOLL_BLOCK_READ_ONLY; sector 1 starts (42|7)/,
+    );
+    expect(status).toBe(0);
+    writer.stop();
+    expect((await writer.done).status).toBe(0);
   });
 });

@@ -7,6 +7,10 @@ import { ArgumentError } from "./errors.js";
 import { formatCidr, type Ipv4Cidr, parseCidr, parseIpv4 } from "./ipv4.js";
 import { formatBytes, formatDuration, parseBytes, parseDuration } from "./units.js";
 
+// `atoll build` (@atoll/cli) defines __ATOLL_SEALED__ when it bundles a sealed
+// image, so that code only a host needs is left out of the image.
+declare const __ATOLL_SEALED__: true | undefined;
+
 export interface ArgSpec<T> {
   readonly kind: "atoll.arg";
   /** What the value looks like in help text: `N`, `PORT`, `CIDR`, `a|b`. Empty for booleans. */
@@ -62,8 +66,13 @@ function make<T, O extends ArgOptions<T>>(
   options: O | undefined,
 ): ArgSpec<Resolved<T, O>> {
   const o = (options ?? {}) as ArgOptions<T>;
+  // Values from objects (accept) and help text (format) are for hosts: a sealed
+  // image parses its command line only, and its tender prints its help.
   const accept =
-    base.accept ?? ((value: unknown) => (typeof value === "string" ? base.parse(value) : invalid));
+    base.accept ??
+    (typeof __ATOLL_SEALED__ !== "undefined"
+      ? base.parse
+      : (value: unknown) => (typeof value === "string" ? base.parse(value) : invalid));
   const spec: ArgSpec<T> = {
     kind: "atoll.arg",
     metavar: base.metavar,
@@ -75,9 +84,14 @@ function make<T, O extends ArgOptions<T>>(
     isFlag: base.isFlag === true,
     parse: base.parse,
     accept,
-    format: base.format ?? ((value: T) => String(value)),
+    format: base.format ?? String,
   };
-  if (o.default !== undefined && accept(o.default) === invalid) {
+  // (A sealed image's defaults were checked when it was built.)
+  if (
+    typeof __ATOLL_SEALED__ === "undefined" &&
+    o.default !== undefined &&
+    accept(o.default) === invalid
+  ) {
     throw new TypeError(`default ${JSON.stringify(o.default)} is not ${base.form}`);
   }
   return spec as ArgSpec<Resolved<T, O>>;
@@ -117,12 +131,16 @@ function intBase(
       const n = integer(text);
       return n !== invalid && inRange(n) ? n : invalid;
     },
-    accept(value) {
-      if (typeof value === "string") return this.parse(value);
-      return typeof value === "number" && Number.isSafeInteger(value) && inRange(value)
-        ? value
-        : invalid;
-    },
+    ...(typeof __ATOLL_SEALED__ !== "undefined"
+      ? {}
+      : {
+          accept(value: unknown) {
+            if (typeof value === "string") return this.parse(value);
+            return typeof value === "number" && Number.isSafeInteger(value) && inRange(value)
+              ? value
+              : invalid;
+          },
+        }),
   };
 }
 
@@ -151,13 +169,17 @@ export const arg = {
         isFlag: true,
         parse: (t) =>
           truthy.has(t.toLowerCase()) ? true : falsy.has(t.toLowerCase()) ? false : invalid,
-        accept(value) {
-          return typeof value === "boolean"
-            ? value
-            : typeof value === "string"
-              ? this.parse(value)
-              : invalid;
-        },
+        ...(typeof __ATOLL_SEALED__ !== "undefined"
+          ? {}
+          : {
+              accept(value) {
+                return typeof value === "boolean"
+                  ? value
+                  : typeof value === "string"
+                    ? this.parse(value)
+                    : invalid;
+              },
+            }),
       },
       { default: false, ...options } as O,
     );
@@ -194,17 +216,21 @@ export const arg = {
         metavar: "CIDR",
         form: "an IPv4 address with prefix length like 10.0.0.2/24",
         parse: (t) => parseCidr(t) ?? invalid,
-        accept(value) {
-          if (typeof value === "string") return this.parse(value);
-          if (typeof value === "object" && value !== null) {
-            const c = value as Partial<Ipv4Cidr>;
-            if (typeof c.address === "string" && typeof c.prefix === "number") {
-              return parseCidr(`${c.address}/${c.prefix}`) ?? invalid;
-            }
-          }
-          return invalid;
-        },
-        format: formatCidr,
+        ...(typeof __ATOLL_SEALED__ !== "undefined"
+          ? {}
+          : {
+              accept(value) {
+                if (typeof value === "string") return this.parse(value);
+                if (typeof value === "object" && value !== null) {
+                  const c = value as Partial<Ipv4Cidr>;
+                  if (typeof c.address === "string" && typeof c.prefix === "number") {
+                    return parseCidr(`${c.address}/${c.prefix}`) ?? invalid;
+                  }
+                }
+                return invalid;
+              },
+              format: formatCidr,
+            }),
       },
       options,
     );
@@ -217,13 +243,17 @@ export const arg = {
         metavar: "DURATION",
         form: "a duration like 30s, 250ms or 1h30m",
         parse: (t) => parseDuration(t) ?? invalid,
-        accept(value) {
-          if (typeof value === "string") return this.parse(value);
-          return typeof value === "number" && Number.isFinite(value) && value >= 0
-            ? value
-            : invalid;
-        },
-        format: formatDuration,
+        ...(typeof __ATOLL_SEALED__ !== "undefined"
+          ? {}
+          : {
+              accept(value) {
+                if (typeof value === "string") return this.parse(value);
+                return typeof value === "number" && Number.isFinite(value) && value >= 0
+                  ? value
+                  : invalid;
+              },
+              format: formatDuration,
+            }),
       },
       options,
     );
@@ -236,13 +266,17 @@ export const arg = {
         metavar: "BYTES",
         form: "a size like 4096, 64KiB or 1.5MB",
         parse: (t) => parseBytes(t) ?? invalid,
-        accept(value) {
-          if (typeof value === "string") return this.parse(value);
-          return typeof value === "number" && Number.isSafeInteger(value) && value >= 0
-            ? value
-            : invalid;
-        },
-        format: formatBytes,
+        ...(typeof __ATOLL_SEALED__ !== "undefined"
+          ? {}
+          : {
+              accept(value) {
+                if (typeof value === "string") return this.parse(value);
+                return typeof value === "number" && Number.isSafeInteger(value) && value >= 0
+                  ? value
+                  : invalid;
+              },
+              format: formatBytes,
+            }),
       },
       options,
     );
@@ -269,12 +303,16 @@ export const arg = {
         metavar: base.metavar,
         form: base.form,
         parse,
-        accept: (value) => {
-          if (typeof value === "string") return parse(value);
-          const v = base.accept?.(value);
-          return v === undefined ? invalid : v;
-        },
-        ...(base.format === undefined ? {} : { format: base.format }),
+        ...(typeof __ATOLL_SEALED__ !== "undefined"
+          ? {}
+          : {
+              accept: (value: unknown) => {
+                if (typeof value === "string") return parse(value);
+                const v = base.accept?.(value);
+                return v === undefined ? invalid : v;
+              },
+              ...(base.format === undefined ? {} : { format: base.format }),
+            }),
       },
       options,
     );
@@ -389,7 +427,7 @@ export function parseArgs(
     for (const [entry, raw] of tokenize(input, lookup)) {
       given.set(entry, typeof raw === "boolean" ? raw : parseText(entry, raw));
     }
-  } else {
+  } else if (typeof __ATOLL_SEALED__ === "undefined") {
     for (const [name, value] of Object.entries(input)) {
       if (value === undefined) continue;
       const entry = lookup(name);
@@ -400,6 +438,8 @@ export function parseArgs(
         reject(entry, typeof value === "string" ? value : (JSON.stringify(value) ?? String(value)));
       given.set(entry, accepted);
     }
+  } else {
+    throw new ArgumentError("arguments", "a sealed image takes its arguments from argv");
   }
 
   const parsed: ParsedArgs = new Map();
@@ -407,7 +447,11 @@ export function parseArgs(
     let value: unknown;
     if (given.has(entry)) {
       value = given.get(entry);
-    } else if (entry.spec.env !== undefined && env[entry.spec.env] !== undefined) {
+    } else if (
+      typeof __ATOLL_SEALED__ === "undefined" &&
+      entry.spec.env !== undefined &&
+      env[entry.spec.env] !== undefined
+    ) {
       const text = env[entry.spec.env]!;
       const v = entry.spec.parse(text);
       if (v === invalid) {

@@ -2,6 +2,10 @@
 
 import { type GraphNode, nodeName, type ResolvedGraph } from "./graph.js";
 
+// `atoll build` (@atoll/cli) defines __ATOLL_SEALED__ when it bundles a sealed
+// image, so that code only a host needs is left out of the image.
+declare const __ATOLL_SEALED__: true | undefined;
+
 export interface DeviceGraphNode {
   /** The device name: the first binding key of the driver. */
   readonly id: string;
@@ -41,14 +45,20 @@ export function describeGraph(graph: ResolvedGraph): DeviceGraph {
     for (const [need, dep] of node.deps)
       edges.push({ from: nodeName(node), to: nodeName(dep), need });
   }
+  // A sealed image keeps the graph's data; its renderers stay on the host.
+  const none = () => "(graph renderers are not included in sealed images)\n";
   return {
     app: graph.appName,
     nodes,
     edges,
     unused: graph.unused,
-    text: () => renderTree(graph),
-    mermaid: () => renderMermaid(graph.appName, nodes, edges),
-    dot: () => renderDot(graph.appName, nodes, edges),
+    text: typeof __ATOLL_SEALED__ !== "undefined" ? none : () => renderTree(graph),
+    mermaid:
+      typeof __ATOLL_SEALED__ !== "undefined"
+        ? none
+        : () => renderMermaid(graph.appName, nodes, edges),
+    dot:
+      typeof __ATOLL_SEALED__ !== "undefined" ? none : () => renderDot(graph.appName, nodes, edges),
   };
 }
 

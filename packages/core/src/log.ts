@@ -208,6 +208,5 @@ class SourceLogger implements Logger {
 }
 
 /** A logger that discards everything, for code used outside a unikernel. */
-export const silentLogger: Logger = new LogReporter({
-  levels: { default: "off", sources: new Map() },
-}).logger("silent");
+export const silentLogger: Logger = /* @__PURE__ */ (() =>
+  new LogReporter({ levels: { default: "off", sources: new Map() } }).logger("silent"))();

@@ -28,6 +28,10 @@ import {
   parseLogLevels,
 } from "./log.js";
 
+// `atoll build` (@atoll/cli) defines __ATOLL_SEALED__ when it bundles a sealed
+// image, so that code only a host needs is left out of the image.
+declare const __ATOLL_SEALED__: true | undefined;
+
 /** What the application's start function receives besides its devices and arguments. */
 export interface AppContext {
   readonly name: string;
@@ -72,6 +76,12 @@ export type UnikernelState =
 export interface StartOptions {
   /** Environment variables consulted for arguments that declare `env`. */
   readonly env?: Env;
+  /**
+   * Where log lines go while no Console device is connected (a sealed image
+   * without a console slot writes them to its tender). Without it they wait,
+   * up to a bound, for a Console.
+   */
+  readonly logSink?: (line: string) => void;
 }
 
 export interface Unikernel {
@@ -112,8 +122,12 @@ const runtimeArgs = {
       metavar: "LEVELS",
       form: "log levels like info or debug,tcp:trace",
       parse: parseLogLevels,
-      accept: (value) => (isLogLevels(value) ? value : undefined),
-      format: formatLogLevels,
+      ...(typeof __ATOLL_SEALED__ !== "undefined"
+        ? {}
+        : {
+            accept: (value: unknown) => (isLogLevels(value) ? value : undefined),
+            format: formatLogLevels,
+          }),
     },
     {
       doc: "log levels: a default and source:level pairs",
@@ -183,7 +197,10 @@ class UnikernelInstance<N extends NeedsSpec, A extends ArgsSpec> implements Unik
   }
 
   help(): string {
-    return renderHelp(this.#definition.name, this.#definition.description, this.#sections);
+    // A sealed image's --help is printed by its tender, from the image's manifest.
+    return typeof __ATOLL_SEALED__ !== "undefined"
+      ? `${this.name}: its arguments are listed by \`atoll run IMAGE -- --help\`\n`
+      : renderHelp(this.#definition.name, this.#definition.description, this.#sections);
   }
 
   describe(): DeviceGraph {
@@ -202,6 +219,8 @@ class UnikernelInstance<N extends NeedsSpec, A extends ArgsSpec> implements Unik
     const parsed = parseArgs(this.#entries, input, options.env ?? {});
     this.#state = "starting";
     this.#reporter.setLevels(parsed.get("runtime")!.log as LogLevels);
+    this.#fallbackSink = options.logSink;
+    if (this.#logSink === undefined) this.#reporter.attach(options.logSink);
     const log = this.#reporter.logger(this.name);
     try {
       await this.#connectAll(parsed);
@@ -329,6 +348,7 @@ class UnikernelInstance<N extends NeedsSpec, A extends ArgsSpec> implements Unik
   // Logs go to the first Console in the graph, stamped by the first monotonic clock.
   #logSink: GraphNode | undefined;
   #logClock: GraphNode | undefined;
+  #fallbackSink: ((line: string) => void) | undefined;
 
   #attachReporting(node: GraphNode, device: unknown): void {
     const id = node.driver.provides.id as string;
@@ -353,7 +373,7 @@ class UnikernelInstance<N extends NeedsSpec, A extends ArgsSpec> implements Unik
   #detachReporting(node: GraphNode): void {
     if (this.#logSink === node) {
       this.#logSink = undefined;
-      this.#reporter.attach(undefined);
+      this.#reporter.attach(this.#fallbackSink);
     }
     if (this.#logClock === node) {
       this.#logClock = undefined;
@@ -392,27 +412,28 @@ function assembleArgs(
 ): { entries: ArgEntry[]; sections: HelpSection[] } {
   const owners: Array<{
     owner: string;
-    title: string;
+    /** The driver's name, for a device's section of the help. */
+    driver?: string;
     args: ArgsSpec;
     prefix: string | undefined;
-  }> = [{ owner: "app", title: "Application", args: appArgs, prefix: undefined }];
+  }> = [{ owner: "app", args: appArgs, prefix: undefined }];
   for (const node of graph.order) {
     const name = nodeName(node);
     owners.push({
       owner: `device:${name}`,
-      title: `Device "${name}" (${node.driver.name})`,
+      driver: node.driver.name,
       args: node.driver.args as ArgsSpec,
       prefix: name,
     });
   }
-  owners.push({ owner: "runtime", title: "Runtime", args: runtimeArgs, prefix: "atoll" });
+  owners.push({ owner: "runtime", args: runtimeArgs, prefix: "atoll" });
 
   const uses = new Map<string, number>();
   for (const o of owners)
     for (const key of Object.keys(o.args)) uses.set(key, (uses.get(key) ?? 0) + 1);
 
   const entries: ArgEntry[] = [];
-  const sections: HelpSection[] = [];
+  const byOwner: ArgEntry[][] = [];
   for (const o of owners) {
     const own: ArgEntry[] = [];
     for (const [key, spec] of Object.entries(o.args)) {
@@ -423,8 +444,19 @@ function assembleArgs(
       own.push({ flag, aliases, key, owner: o.owner, spec: spec as ArgSpec<unknown> });
     }
     entries.push(...own);
-    sections.push({ title: o.title, entries: own });
+    byOwner.push(own);
   }
+  // Sections are for help(), which a sealed image leaves to its tender.
+  if (typeof __ATOLL_SEALED__ !== "undefined") return { entries, sections: [] };
+  const sections: HelpSection[] = owners.map((o, i) => ({
+    title:
+      o.owner === "app"
+        ? "Application"
+        : o.owner === "runtime"
+          ? "Runtime"
+          : `Device "${o.prefix}" (${o.driver})`,
+    entries: byOwner[i]!,
+  }));
   sections.push({
     title: "Help",
     entries: [

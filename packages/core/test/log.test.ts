@@ -62,4 +62,20 @@ describe("logging", () => {
     await uk.stop();
     expect(lines).toEqual(["[    0.000000] INF logger: hello n=1\n"]);
   });
+
+  it("reports to the start options' logSink when no Console is bound", async () => {
+    const j = journal();
+    const App = createUnikernel({
+      name: "quiet",
+      needs: { tick: Tick },
+      start(_d, _a, { log }) {
+        log.info("no console here");
+      },
+    });
+    const sunk: string[] = [];
+    const uk = App({ tick: tickDriver(j) });
+    await uk.start([], { logSink: (line) => sunk.push(line) });
+    await uk.stop();
+    expect(sunk).toEqual(["[    0.000000] INF quiet: no console here\n"]);
+  });
 });

@@ -12,8 +12,10 @@ import { fileURLToPath } from "node:url";
 import vm from "node:vm";
 import { gzipSync } from "node:zlib";
 import { AtollError } from "@atoll/core";
+import { staticKvPlugin } from "@atoll/kv/build";
 import * as esbuild from "esbuild";
 import { ABI_VERSION, type SlotKind, slotKinds } from "../abi.js";
+import { realmGlobals } from "../image/realm.js";
 import { formatImage, type ImageDescription, type Manifest } from "../manifest.js";
 import { sha256, toScript } from "../tender/image-file.js";
 import { lockdownSource } from "../tender/lockdown.js";
@@ -38,6 +40,15 @@ export interface BuildResult {
   /** Size of the image file, and gzipped. */
   readonly bytes: number;
   readonly gzipBytes: number;
+  /** Bytes of the code that are embedded data (`static-kv:` directories), not code. */
+  readonly embeddedBytes: number;
+  /**
+   * Web APIs the image's code names that the realm does not provide (Fetch,
+   * URL, streams, crypto, ...; see {@link unprovidedWebApis}), where. Code that
+   * reaches one fails when it runs (`globalThis.URL` is undefined there); code that only names one
+   * on a path it never takes (a lazy getter) is fine, so this is a warning.
+   */
+  readonly webApis: readonly HostNeed[];
 }
 
 /** One thing in the image that needs the host. */
@@ -118,14 +129,41 @@ interface Found {
 interface Pass {
   readonly code: string;
   readonly metafile: esbuild.Metafile;
+  readonly webApis: readonly HostNeed[];
 }
+
+/**
+ * Web APIs beyond what image/realm.ts provides, which a sealed realm (boundary
+ * ABI 1) lacks. `atoll build` reports where the image names them.
+ */
+export const unprovidedWebApis = [
+  "Request",
+  "Response",
+  "Headers",
+  "URL",
+  "URLSearchParams",
+  "ReadableStream",
+  "WritableStream",
+  "TransformStream",
+  "Blob",
+  "File",
+  "FormData",
+  "WebSocket",
+  "crypto",
+  "structuredClone",
+  "atob",
+  "btoa",
+  "navigator",
+  "location",
+] as const;
+const webMarker = (name: string) => `__atoll_web_${name}__`;
+const webMarkerPattern = /__atoll_web_(\w+?)__/g;
 
 export async function buildImage(options: BuildOptions): Promise<BuildResult> {
   const cwd = path.resolve(options.cwd ?? process.cwd());
   const entry = path.resolve(cwd, options.entry);
   if (!existsSync(entry))
     throw new BuildError("ATOLL_BUILD_FAILED", `${options.entry}: no such file`);
-  const realm = runtimeFile("realm");
   const runtime = runtimeFile("index");
   const show = (file: string) => path.relative(cwd, file) || file;
 
@@ -133,10 +171,9 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
   const describe = await bundle(
     cwd,
     [
-      `import { realmInstalled } from ${JSON.stringify(realm)};`,
       `import * as entry from ${JSON.stringify(entry)};`,
       `import { describeEntry } from ${JSON.stringify(runtime)};`,
-      "export default describeEntry(realmInstalled, entry);",
+      "export default describeEntry(entry);",
     ].join("\n"),
     options,
     false,
@@ -150,13 +187,13 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
   const final = await bundle(
     cwd,
     [
-      `import { realmInstalled } from ${JSON.stringify(realm)};`,
-      `import * as entry from ${JSON.stringify(entry)};`,
+      `import { ${description.export === "default" ? "default as entry" : `${description.export} as entry`} } from ${JSON.stringify(entry)};`,
       `import { bootImage${imports.map((f) => `, ${f}`).join("")} } from ${JSON.stringify(runtime)};`,
-      `export default bootImage(realmInstalled, entry, { ${kinds.map((k) => `${k}: ${factory(k)}`).join(", ")} });`,
+      `export default bootImage(entry, { ${kinds.map((k) => `${k}: ${factory(k)}`).join(", ")} });`,
     ].join("\n"),
     options,
     options.minify ?? true,
+    { __ATOLL_SEALED__: "true" },
   );
 
   const code = final.code;
@@ -175,11 +212,17 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
   const out = path.resolve(cwd, options.out ?? `${description.name}.atoll`);
   mkdirSync(path.dirname(out), { recursive: true });
   writeFileSync(out, text);
+  const output = Object.values(final.metafile.outputs).find((o) => o.entryPoint !== undefined);
+  const embeddedBytes = Object.entries(output?.inputs ?? {})
+    .filter(([input]) => input.startsWith("atoll-static-kv:"))
+    .reduce((n, [, i]) => n + i.bytesInOutput, 0);
   return {
     path: out,
     manifest,
     bytes: Buffer.byteLength(text),
     gzipBytes: gzipSync(text, { level: 9 }).length,
+    embeddedBytes,
+    webApis: final.webApis,
   };
 }
 
@@ -188,6 +231,8 @@ async function bundle(
   wrapper: string,
   options: BuildOptions,
   minify: boolean,
+  defines: Readonly<Record<string, string>> = {},
+  topLevelAwait = false,
 ): Promise<Pass> {
   const found: Found[] = [];
   const packageEntries = new Map<string, Record<string, string> | undefined>();
@@ -202,7 +247,7 @@ async function bundle(
           found.push({ what, spec: args.path, kind: "module", importer: args.importer });
           return { path: args.path, external: true, sideEffects: false };
         }
-        const match = /^(@atoll\/[^/]+)\/(.+)$/.exec(args.path);
+        const match = /^(@atoll\/[^/]+)(?:\/(.+))?$/.exec(args.path);
         if (match === null) return undefined;
         const [, pkg, sub] = match;
         let entries = packageEntries.get(pkg!);
@@ -222,7 +267,7 @@ async function bundle(
               : undefined;
           packageEntries.set(pkg!, entries);
         }
-        const kind = entries?.[`./${sub}`];
+        const kind = entries?.[sub === undefined ? "." : `./${sub}`];
         if (kind === "node" || kind === "test") {
           found.push({
             what: args.path,
@@ -262,12 +307,25 @@ async function bundle(
       charset: "utf8",
       sourcemap: "external",
       sourcesContent: false,
-      supported: { "top-level-await": false },
-      define: Object.fromEntries([...hostGlobals, "import.meta"].map((g) => [g, marker(g)])),
-      plugins: [hostCheck],
+      supported: { "top-level-await": topLevelAwait },
+      define: {
+        ...Object.fromEntries([...hostGlobals, "import.meta"].map((g) => [g, marker(g)])),
+        ...Object.fromEntries(unprovidedWebApis.map((g) => [g, webMarker(g)])),
+        // The image's own Web APIs (see image/realm.ts), reached however the code names them.
+        ...Object.fromEntries(realmGlobals.map((g) => [`globalThis.${g}`, g])),
+        ...defines,
+      },
+      inject: [runtimeFile("realm")],
+      // `import site from "static-kv:./public"` embeds a directory (@atoll/kv's static store).
+      plugins: [hostCheck, staticKvPlugin() as esbuild.Plugin],
       logLevel: "silent",
     });
   } catch (error) {
+    // Host resources are the more useful report: a Node entry often also awaits at top level.
+    if (found.length > 0 && !topLevelAwait)
+      await bundle(cwd, wrapper, options, minify, defines, true).catch((hosted: unknown) => {
+        if (hosted instanceof BuildError && hosted.code === "ATOLL_BUILD_HOST") throw hosted;
+      });
     const failure = error as esbuild.BuildFailure;
     const lines = (failure.errors ?? []).map(
       (e) => `${e.location ? `${e.location.file}:${e.location.line}: ` : ""}${e.text}`,
@@ -283,7 +341,10 @@ async function bundle(
   const map = result.outputFiles.find((f) => f.path.endsWith(".map"));
   const needs = hostNeeds(js.text, map?.text, result.metafile, found, cwd);
   if (needs.length > 0) throw hostError(needs);
-  return { code: js.text, metafile: result.metafile };
+  const webApis = globalsAt(js.text, map?.text, result.metafile, cwd, webMarkerPattern);
+  // The image keeps naming them, as properties of its global object (undefined there).
+  const code = js.text.replace(webMarkerPattern, (_, name: string) => `globalThis.${name}`);
+  return { code, metafile: result.metafile, webApis };
 }
 
 /** The host resources that survived tree-shaking, each with an import chain from the entry. */
@@ -314,27 +375,39 @@ function hostNeeds(
       chain: [...(chainTo(importer) ?? [importer]), f.what],
     });
   }
-  if (mapText !== undefined) {
-    const lookup = sourceMapLookup(JSON.parse(mapText));
-    const lineStarts = [0];
-    for (let i = code.indexOf("\n"); i >= 0; i = code.indexOf("\n", i + 1)) lineStarts.push(i + 1);
-    for (const match of code.matchAll(markerPattern)) {
-      const name = match[1] === "import_meta" ? "import.meta" : match[1]!;
-      let line = 0;
-      while (line + 1 < lineStarts.length && lineStarts[line + 1]! <= match.index) line++;
-      const at = lookup(line, match.index - lineStarts[line]!);
-      const source =
-        at === undefined ? undefined : path.relative(cwd, path.resolve(cwd, at.source));
-      const key = `${name}@${source}:${at?.line}`;
-      if (seen.has(key)) continue;
-      seen.add(key);
-      needs.push({
-        what: name,
-        kind: "global",
-        ...(at === undefined ? {} : { at: `${source}:${at.line}` }),
-        chain: source === undefined ? [] : (chainTo(source) ?? [source]),
-      });
-    }
+  needs.push(...globalsAt(code, mapText, metafile, cwd, markerPattern));
+  return needs;
+}
+
+/** The globals `pattern` (a marker left by `define`) finds in the code, each once per source line. */
+function globalsAt(
+  code: string,
+  mapText: string | undefined,
+  metafile: esbuild.Metafile,
+  cwd: string,
+  pattern: RegExp,
+): HostNeed[] {
+  const needs: HostNeed[] = [];
+  const seen = new Set<string>();
+  const chainTo = chains(metafile);
+  const lookup = mapText === undefined ? undefined : sourceMapLookup(JSON.parse(mapText));
+  const lineStarts = [0];
+  for (let i = code.indexOf("\n"); i >= 0; i = code.indexOf("\n", i + 1)) lineStarts.push(i + 1);
+  for (const match of code.matchAll(pattern)) {
+    const name = match[1] === "import_meta" ? "import.meta" : match[1]!;
+    let line = 0;
+    while (line + 1 < lineStarts.length && lineStarts[line + 1]! <= match.index) line++;
+    const at = lookup?.(line, match.index - lineStarts[line]!);
+    const source = at === undefined ? undefined : path.relative(cwd, path.resolve(cwd, at.source));
+    const key = `${name}@${source}:${at?.line}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    needs.push({
+      what: name,
+      kind: "global",
+      ...(at === undefined ? {} : { at: `${source}:${at.line}` }),
+      chain: source === undefined ? [] : (chainTo(source) ?? [source]),
+    });
   }
   return needs;
 }
@@ -406,7 +479,7 @@ function evaluateDescription(code: string, entry: string): ImageDescription {
   if (typeof result.ok !== "string")
     throw new BuildError(
       "ATOLL_BUILD_FAILED",
-      `${entry} cannot be sealed: ${result.error ?? "it evaluated to nothing"}`,
+      `evaluating it failed: ${result.error ?? "it evaluated to nothing"}`,
     );
   return JSON.parse(result.ok) as ImageDescription;
 }

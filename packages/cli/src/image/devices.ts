@@ -3,16 +3,18 @@
 // slot's name. The tender's objects never cross: these are ordinary objects of
 // the image, and all they hand the tender is bytes in rings.
 
+import {
+  Block,
+  type BlockInfo,
+  BlockIoError,
+  BlockReadOnlyError,
+  checkRange,
+  checkRequest,
+  type SectorBuffers,
+} from "@atoll/block";
 import { MonotonicClock, sleepWith, Time, WallClock } from "@atoll/clock";
 import { Console } from "@atoll/console";
-import {
-  type AnyDriver,
-  AtollError,
-  type Device,
-  DisconnectedError,
-  driver,
-  signature,
-} from "@atoll/core";
+import { type AnyDriver, AtollError, DisconnectedError, driver } from "@atoll/core";
 import { ChaCha20Stream, Random, RandomSource } from "@atoll/entropy";
 import { Netif, type NetifStats } from "@atoll/netif";
 import {
@@ -247,32 +249,21 @@ export const netSlot: SlotFactory = (slot, machine) =>
 
 // ---- block -----------------------------------------------------------------------------------
 
-/** The Block signature of @atoll/block (atoll.block/1), restated until that package lands on main. */
-export interface BlockInfo {
-  readonly sectorSize: number;
-  readonly sectorCount: number;
-  readonly readWrite: boolean;
+/** The error a block response status stands for. */
+function blockError(status: number): AtollError {
+  switch (status) {
+    case BlockStatus.outOfRange:
+      return new AtollError("ATOLL_BLOCK_OUT_OF_RANGE", "the request is outside the device");
+    case BlockStatus.readOnly:
+      return new AtollError("ATOLL_BLOCK_READ_ONLY", "the device is read-only");
+    case BlockStatus.invalid:
+      return new AtollError("ATOLL_BLOCK_INVALID", "the tender refused a malformed request");
+    case BlockStatus.unsupported:
+      return new AtollError("ATOLL_BLOCK_UNSUPPORTED", "the device does not support this request");
+    default:
+      return new AtollError("ATOLL_BLOCK_IO", `the host failed the request (status ${status})`);
+  }
 }
-export type SectorBuffers = Uint8Array | readonly Uint8Array[];
-export interface Block extends Device {
-  info(): BlockInfo;
-  read(sector: number, buffers: SectorBuffers): Promise<void>;
-  write(sector: number, buffers: SectorBuffers): Promise<void>;
-  flush(): Promise<void>;
-  discard(sector: number, count: number): Promise<void>;
-}
-export const Block = signature<Block>()("atoll.block/1");
-
-const blockErrors: Record<number, [string, string]> = {
-  [BlockStatus.io]: ["ATOLL_BLOCK_IO", "the host failed the request"],
-  [BlockStatus.outOfRange]: ["ATOLL_BLOCK_OUT_OF_RANGE", "the request is outside the device"],
-  [BlockStatus.readOnly]: ["ATOLL_BLOCK_READ_ONLY", "the device is read-only"],
-  [BlockStatus.invalid]: ["ATOLL_BLOCK_INVALID", "the tender refused a malformed request"],
-  [BlockStatus.unsupported]: [
-    "ATOLL_BLOCK_UNSUPPORTED",
-    "the device does not support this request",
-  ],
-};
 
 interface Pending {
   readonly op: number;
@@ -312,27 +303,10 @@ class BoundaryBlock implements Block {
     return this.#info;
   }
 
-  #check(sector: number, buffers: SectorBuffers, write: boolean): Uint8Array[] {
+  #check(sector: number, buffers: SectorBuffers, write: boolean): readonly Uint8Array[] {
     if (!this.#connected) throw new DisconnectedError("block");
-    const list = buffers instanceof Uint8Array ? [buffers] : [...buffers];
-    const { sectorSize, sectorCount, readWrite } = this.#info;
-    let bytes = 0;
-    for (const b of list) {
-      if (b.length === 0 || b.length % sectorSize !== 0)
-        throw new AtollError(
-          "ATOLL_BLOCK_UNALIGNED",
-          `a buffer of ${b.length} bytes is not a positive multiple of the ${sectorSize}-byte sector`,
-        );
-      bytes += b.length;
-    }
-    const count = bytes / sectorSize;
-    if (!Number.isSafeInteger(sector) || sector < 0 || sector + count > sectorCount)
-      throw new AtollError(
-        "ATOLL_BLOCK_OUT_OF_RANGE",
-        `sectors ${sector}..${sector + count} are outside the device (${sectorCount} sectors)`,
-      );
-    if (write && !readWrite)
-      throw new AtollError("ATOLL_BLOCK_READ_ONLY", "the device is read-only");
+    const { buffers: list } = checkRequest(this.#info, sector, buffers);
+    if (write && !this.#info.readWrite) throw new BlockReadOnlyError();
     return list;
   }
 
@@ -362,29 +336,15 @@ class BoundaryBlock implements Block {
     await Promise.all(parts);
   }
 
-  flush(): Promise<void> {
-    if (!this.#connected) return Promise.reject(new DisconnectedError("block"));
+  async flush(): Promise<void> {
+    if (!this.#connected) throw new DisconnectedError("block");
     return this.#submit(BlockOp.flush, 0, 0, undefined, undefined);
   }
 
-  discard(sector: number, count: number): Promise<void> {
-    if (!this.#connected) return Promise.reject(new DisconnectedError("block"));
-    const { sectorCount, readWrite } = this.#info;
-    if (
-      !Number.isSafeInteger(sector) ||
-      !Number.isSafeInteger(count) ||
-      sector < 0 ||
-      count < 0 ||
-      sector + count > sectorCount
-    )
-      return Promise.reject(
-        new AtollError(
-          "ATOLL_BLOCK_OUT_OF_RANGE",
-          `sectors ${sector}..${sector + count} are outside the device (${sectorCount} sectors)`,
-        ),
-      );
-    if (!readWrite)
-      return Promise.reject(new AtollError("ATOLL_BLOCK_READ_ONLY", "the device is read-only"));
+  async discard(sector: number, count: number): Promise<void> {
+    if (!this.#connected) throw new DisconnectedError("block");
+    checkRange(this.#info, sector, count);
+    if (!this.#info.readWrite) throw new BlockReadOnlyError();
     return this.#submit(BlockOp.discard, sector, count, undefined, undefined);
   }
 
@@ -427,18 +387,12 @@ class BoundaryBlock implements Block {
       if (p === undefined) return;
       this.#inflight.delete(id);
       if (status !== BlockStatus.ok) {
-        const [code, message] = blockErrors[status] ?? [
-          "ATOLL_BLOCK_IO",
-          `the host failed the request (status ${status})`,
-        ];
-        p.reject(new AtollError(code, message));
+        p.reject(blockError(status));
         return;
       }
       if (p.op === BlockOp.read) {
         if (length !== p.length || entry.length < BLOCK_RESPONSE_HEADER + length) {
-          p.reject(
-            new AtollError("ATOLL_BLOCK_IO", "the tender answered a read with the wrong length"),
-          );
+          p.reject(new BlockIoError("the tender answered a read with the wrong length"));
           return;
         }
         p.target!.set(entry.subarray(BLOCK_RESPONSE_HEADER, BLOCK_RESPONSE_HEADER + length));

@@ -15,22 +15,19 @@ import {
   signature,
   type Unikernel,
   type UnikernelFunctor,
-  wantsHelp,
 } from "@atoll/core";
 import { type SlotKind, slotKinds } from "../abi.js";
 import type { ImageDescription, ManifestArg } from "../manifest.js";
 import type { SlotFactory } from "./devices.js";
 import { Machine } from "./machine.js";
 
+export { Block, type BlockInfo, type SectorBuffers } from "@atoll/block";
 export {
-  Block,
-  type BlockInfo,
   blockSlot,
   clockSlot,
   consoleSlot,
   netSlot,
   randomSlot,
-  type SectorBuffers,
   type SlotFactory,
   slotFactories,
   timeSlot,
@@ -77,16 +74,16 @@ const isEntry = (value: unknown): value is ImageEntry =>
   value !== null &&
   (value as { kind?: unknown }).kind === "atoll.image";
 
+/** An image entry, or a unikernel to seal with no bindings of its own. */
+export const toEntry = (value: unknown): ImageEntry =>
+  isEntry(value) ? value : image(value as UnikernelFunctor<NeedsSpec>);
+
 /** Finds the image entry in a module: its default export, or its only unikernel. */
-export function entryOf(mod: Readonly<Record<string, unknown>>): ImageEntry {
+export function findEntry(mod: Readonly<Record<string, unknown>>): [name: string, ImageEntry] {
   const found = mod.default;
-  if (isEntry(found)) return found;
-  if (isFunctor(found)) return image(found);
+  if (isEntry(found) || isFunctor(found)) return ["default", toEntry(found)];
   const functors = Object.entries(mod).filter(([, v]) => isFunctor(v) || isEntry(v));
-  if (functors.length === 1) {
-    const value = functors[0]![1];
-    return isEntry(value) ? value : image(value as UnikernelFunctor<NeedsSpec>);
-  }
+  if (functors.length === 1) return [functors[0]![0], toEntry(functors[0]![1])];
   throw new TypeError(
     functors.length === 0
       ? "the entry exports no unikernel: export default image(App) or export the createUnikernel result"
@@ -135,8 +132,8 @@ const manifestArg = (e: ArgEntry): ManifestArg => ({
 });
 
 /** Used by `atoll build`: the name, slots and arguments of the entry module, as JSON. */
-export function describeEntry(_realm: true, mod: Readonly<Record<string, unknown>>): string {
-  const entry = entryOf(mod);
+export function describeEntry(mod: Readonly<Record<string, unknown>>): string {
+  const [exported, entry] = findEntry(mod);
   const slots = slotsOf(entry);
   // Placeholder drivers stand for the slots: applying the functor checks the whole graph.
   const bindings: Record<string, AnyDriver> = { ...entry.bindings };
@@ -149,6 +146,7 @@ export function describeEntry(_realm: true, mod: Readonly<Record<string, unknown
   const uk = entry.functor(bindings as never);
   const { name, description } = entry.functor.definition;
   const out: ImageDescription = {
+    export: exported,
     name,
     ...(description === undefined ? {} : { description }),
     slots,
@@ -162,15 +160,14 @@ export function describeEntry(_realm: true, mod: Readonly<Record<string, unknown
  * once with the boundary memory; it returns the function the vCPU calls every turn.
  */
 export function bootImage(
-  _realm: true,
-  mod: Readonly<Record<string, unknown>>,
+  exported: unknown,
   factories: Readonly<Partial<Record<SlotKind, SlotFactory>>>,
 ): (memory: SharedArrayBuffer) => () => void {
   return (memory) => {
     const machine = new Machine(memory);
     let name = "image";
     try {
-      const entry = entryOf(mod);
+      const entry = toEntry(exported);
       name = entry.functor.definition.name;
       const bindings: Record<string, AnyDriver> = { ...entry.bindings };
       for (const slot of machine.boot.slots) {
@@ -199,15 +196,12 @@ export function bootImage(
 
 /** The Node runner's contract, inside the image: --help, exit codes, stop on request. */
 async function run(machine: Machine, uk: Unikernel, argv: readonly string[]): Promise<void> {
+  // --help never gets here: the tender answers it from the manifest.
   const args = argv[0] === "--" ? argv.slice(1) : argv;
-  if (wantsHelp(args)) {
-    machine.write(uk.help());
-    machine.exit(0);
-    return;
-  }
   machine.onStop(() => void uk.stop().catch((error: unknown) => report(machine, uk.name, error)));
   try {
-    await uk.start(args, { env: {} });
+    // Without a console slot, logs still reach the tender's standard output.
+    await uk.start(args, { env: {}, logSink: (line) => machine.write(line) });
   } catch (error) {
     report(machine, uk.name, error);
     machine.exit(isAtollError(error, "ATOLL_ARG_INVALID") ? 2 : 1);

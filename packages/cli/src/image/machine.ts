@@ -69,14 +69,15 @@ export class Machine {
     this.memory = memory;
     this.words = new Int32Array(memory);
     this.floats = new Float64Array(memory);
-    if (this.words[Word.magic] !== MAGIC) throw new Error("not an Atoll boundary memory");
-    if (this.words[Word.abi] !== ABI_VERSION)
-      throw new Error(
-        `the tender speaks ABI ${this.words[Word.abi]}, this image ABI ${ABI_VERSION}`,
-      );
+    if (this.words[Word.magic] !== MAGIC || this.words[Word.abi] !== ABI_VERSION)
+      throw new Error(`not a boundary memory of ABI ${ABI_VERSION}`);
     const offset = this.words[Word.bootOffset]!;
     const length = this.words[Word.bootLength]!;
-    const json = new TextDecoder().decode(new Uint8Array(memory, offset, length).slice());
+    // The tender writes it in ASCII (JSON escapes for the rest): no UTF-8 decoder needed.
+    const bytes = new Uint8Array(memory, offset, length).slice();
+    let json = "";
+    for (let at = 0; at < bytes.length; at += 4096)
+      json += String.fromCharCode(...bytes.subarray(at, at + 4096));
     this.boot = JSON.parse(json) as BootInfo;
     this.#out = new RingProducer(memory, this.boot.console.out);
     this.#in = new RingConsumer(memory, this.boot.console.in, this.boot.console.in[1] >> 1);

@@ -1,8 +1,10 @@
 // The Web APIs that platform-neutral Atoll code may use beyond ECMAScript
 // (TextEncoder, TextDecoder, queueMicrotask, EventTarget, AbortController,
 // DOMException), implemented in ECMAScript so a sealed image brings its own:
-// the realm a tender provides holds ECMAScript built-ins only. Installed only
-// where missing. The image imports this module first, before any other code.
+// the realm a tender provides holds ECMAScript built-ins only. `atoll build`
+// injects them (esbuild's `inject`): each reference to one of these globals in
+// the image becomes a reference to the export of the same name here, so an
+// image carries only the ones its code uses, and none is put on its global.
 
 type Listener = ((event: any) => void) | { handleEvent(event: any): void };
 
@@ -224,24 +226,29 @@ class TextDecoderShim {
   }
 }
 
-const shims: Record<string, unknown> = {
-  TextEncoder: TextEncoderShim,
-  TextDecoder: TextDecoderShim,
-  Event: EventShim,
-  EventTarget: EventTargetShim,
-  AbortController: AbortControllerShim,
-  AbortSignal: AbortSignalShim,
-  DOMException: DOMExceptionShim,
-  queueMicrotask: (callback: () => void) => {
-    Promise.resolve().then(callback);
-  },
+export {
+  AbortControllerShim as AbortController,
+  AbortSignalShim as AbortSignal,
+  DOMExceptionShim as DOMException,
+  EventShim as Event,
+  EventTargetShim as EventTarget,
+  TextDecoderShim as TextDecoder,
+  TextEncoderShim as TextEncoder,
 };
 
-const g = globalThis as Record<string, unknown>;
-for (const name of Object.keys(shims)) {
-  if (typeof g[name] !== "function")
-    Object.defineProperty(g, name, { value: shims[name], writable: true, configurable: true });
+/** Runs `callback` after the current task, as a microtask. */
+export function queueMicrotask(callback: () => void): void {
+  Promise.resolve().then(callback);
 }
 
-/** Imported (and used) by the image's entry so that this module is evaluated first. */
-export const realmInstalled = true;
+/** The names this module provides, for `atoll build` (references to `globalThis.NAME` too). */
+export const realmGlobals = [
+  "AbortController",
+  "AbortSignal",
+  "DOMException",
+  "Event",
+  "EventTarget",
+  "TextDecoder",
+  "TextEncoder",
+  "queueMicrotask",
+] as const;

@@ -1,9 +1,12 @@
-// `atoll new`: writes a unikernel project or a driver package from templates.
-// The projects stand alone (no monorepo presets): TypeScript, vitest, and the
-// published @atoll packages.
+// `atoll new`: writes a unikernel project or a driver package from the
+// templates in this package's templates/ directory (real TypeScript, linted
+// and type-checked by this repository's tests), with `__NAME__` (the name as
+// given), `__Name__` (PascalCase) and `__camel__` (camelCase) filled in. The
+// projects stand alone: TypeScript, vitest, and the published @atoll packages.
 
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { AtollError } from "@atoll/core";
 
 /** The scaffold cannot be written (bad name, unknown signature, directory not empty). */
@@ -23,6 +26,7 @@ const ATOLL_RANGE = "^0.1.0";
 const versions = {
   typescript: "5.9.3",
   vitest: "4.1.12",
+  "fast-check": "4.11.0",
   "@types/node": "20.19.43",
   tsx: "4.23.15",
 };
@@ -37,6 +41,32 @@ function checkName(name: string): void {
     );
 }
 
+/** The templates directory, next to this file's sources or its build. */
+function templatesDir(): string {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const found = [path.join(here, "..", "..", "templates"), path.join(here, "..", "templates")].find(
+    (dir) => existsSync(path.join(dir, "app")),
+  );
+  if (found === undefined) throw new Error(`@atoll/cli is incomplete: no templates near ${here}`);
+  return found;
+}
+
+/** Every file under `dir`, relative to it, with the placeholders filled in. */
+function readTemplate(dir: string, name: string): Record<string, string> {
+  const files: Record<string, string> = {};
+  const fill = (text: string) =>
+    text
+      .replaceAll("__NAME__", name)
+      .replaceAll("__Name__", pascal(name))
+      .replaceAll("__camel__", camel(name));
+  for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    const full = path.join(entry.parentPath, entry.name);
+    files[path.relative(dir, full)] = fill(readFileSync(full, "utf8"));
+  }
+  return files;
+}
+
 function write(dir: string, files: Record<string, string>): Scaffolded {
   if (existsSync(dir) && readdirSync(dir).length > 0)
     throw new ScaffoldError(`${dir} exists and is not empty; choose another name or --dir`);
@@ -49,6 +79,8 @@ function write(dir: string, files: Record<string, string>): Scaffolded {
 }
 
 const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
+const atoll = (packages: readonly string[]) =>
+  Object.fromEntries(packages.map((p) => [`@atoll/${p}`, ATOLL_RANGE]));
 
 const tsconfig = json({
   compilerOptions: {
@@ -73,10 +105,13 @@ export interface AppOptions {
   readonly dir: string;
 }
 
-/** A unikernel project: the application, a Node entry, an image entry and a test under virtual time. */
+/**
+ * A unikernel project: a TCP service over the Stack signature, a Node entry on
+ * the host's sockets, an image entry with Atoll's own stack, and a test on a
+ * memory switch under virtual time.
+ */
 export function scaffoldApp({ name, dir }: AppOptions): Scaffolded {
   checkName(name);
-  const App = pascal(name);
   return write(dir, {
     "package.json": json({
       name,
@@ -89,17 +124,12 @@ export function scaffoldApp({ name, dir }: AppOptions): Scaffolded {
         start: "tsx src/main.ts",
         test: "vitest run",
         typecheck: "tsc --noEmit",
-        image: `atoll build src/unikernel.ts --out dist/${name}.atoll`,
+        image: `atoll build src/image.ts --out dist/${name}.atoll`,
         sealed: `atoll run dist/${name}.atoll`,
       },
-      dependencies: {
-        "@atoll/clock": ATOLL_RANGE,
-        "@atoll/console": ATOLL_RANGE,
-        "@atoll/core": ATOLL_RANGE,
-        "@atoll/platform": ATOLL_RANGE,
-      },
+      dependencies: atoll(["core", "platform", "tcpip"]),
       devDependencies: {
-        "@atoll/cli": ATOLL_RANGE,
+        ...atoll(["cli", "clock", "entropy", "netif"]),
         "@types/node": versions["@types/node"],
         tsx: versions.tsx,
         typescript: versions.typescript,
@@ -107,232 +137,29 @@ export function scaffoldApp({ name, dir }: AppOptions): Scaffolded {
       },
     }),
     "tsconfig.json": tsconfig,
-    "src/unikernel.ts": `// ${name}: the application, a functor over the devices it needs. It runs the
-// same on Node (src/main.ts), under virtual time in tests, and sealed
-// (\`npm run image && npm run sealed\`).
-
-import { Time } from "@atoll/clock";
-import { Console } from "@atoll/console";
-import { arg, createUnikernel, seconds } from "@atoll/core";
-
-export const ${App} = createUnikernel({
-  name: "${name}",
-  description: "counts down, one second apart",
-  needs: { console: Console, time: Time },
-  args: {
-    from: arg.int({ default: 3, min: 0, max: 3600, doc: "where to start" }),
-  },
-  async start({ console, time }, { from }, { signal }) {
-    for (let n = from; n > 0; n--) {
-      console.write(\`\${n}…\\n\`);
-      await time.sleep(seconds(1), signal);
-    }
-    console.write("liftoff\\n");
-  },
-});
-`,
-    "src/main.ts": `// Runs ${name} on Node: stdio console, system time.
-import { nodeDefaults, runMain } from "@atoll/platform/node";
-import { ${App} } from "./unikernel.js";
-
-const { console, time } = nodeDefaults();
-await runMain(${App}({ console, time }));
-`,
-    "test/unikernel.test.ts": `import { simDefaults } from "@atoll/platform";
-import { describe, expect, it } from "vitest";
-import { ${App} } from "../src/unikernel.js";
-
-describe("${name}", () => {
-  it("counts down one virtual second apart, without real waiting", async () => {
-    const sim = simDefaults(1);
-    const uk = ${App}(sim.bindings);
-    await sim.world.run(uk.start(["--from=3"]));
-    await uk.stop();
-    expect(sim.console.text()).toBe("3…\\n2…\\n1…\\nliftoff\\n");
-    expect(sim.world.now()).toBe(3e9);
-  });
-
-  it("rejects a bad argument, naming it", async () => {
-    const sim = simDefaults(1);
-    await expect(${App}(sim.bindings).start(["--from=-1"])).rejects.toThrow(/--from/);
-  });
-});
-`,
-    "README.md": `# ${name}
-
-An [Atoll](https://github.com/atoll-os/atoll) unikernel.
-
-\`\`\`sh
-npm install
-npm start -- --from=5      # on Node
-npm test                   # under virtual time
-npm run image              # seal it: dist/${name}.atoll
-npm run sealed -- -- --from=5
-\`\`\`
-
-\`src/unikernel.ts\` is the application, a functor over the \`Console\` and
-\`Time\` signatures; \`src/main.ts\` binds it to Node's devices.
-`,
+    ...readTemplate(path.join(templatesDir(), "app"), name),
     ".gitignore": "node_modules/\ndist/\n",
   });
 }
 
-interface SignatureTemplate {
+interface DriverTemplate {
+  /** The package whose signature the driver provides. */
   readonly pkg: string;
   readonly signature: string;
   readonly conformance: string;
-  readonly imports: string;
-  readonly implementation: (Name: string, name: string) => string;
-  readonly harness: (factory: string) => string;
-  readonly testImports: string;
+  /** Other @atoll packages the driver's code imports (besides core and pkg). */
+  readonly uses?: readonly string[];
+  /** @atoll packages only its tests import. */
+  readonly testUses?: readonly string[];
 }
 
-const templates: Record<string, SignatureTemplate> = {
-  console: {
-    pkg: "@atoll/console",
-    signature: "Console",
-    conformance: "consoleConformance",
-    imports: 'import { Console } from "@atoll/console";',
-    implementation: (
-      Name,
-      name,
-    ) => `/** A console that hands every byte written to \`sink\`, and reads input fed with \`feed\`. */
-export class ${Name}Console implements Console {
-  readonly #sink: (bytes: Uint8Array) => void;
-  readonly #chunks: Uint8Array[] = [];
-  #ended = false;
-  #wake: (() => void) | undefined;
-  #reading = false;
-
-  constructor(sink: (bytes: Uint8Array) => void) {
-    this.#sink = sink;
-  }
-
-  write(data: string | Uint8Array): void {
-    this.#sink(typeof data === "string" ? new TextEncoder().encode(data) : data.slice());
-  }
-
-  async flush(): Promise<void> {}
-
-  async *input(): AsyncGenerator<Uint8Array> {
-    if (this.#reading) throw new AtollError("ATOLL_CONSOLE_INPUT_BUSY", "console input already has a reader");
-    this.#reading = true;
-    try {
-      for (;;) {
-        const chunk = this.#chunks.shift();
-        if (chunk !== undefined) yield chunk;
-        else if (this.#ended) return;
-        else await new Promise<void>((resolve) => (this.#wake = resolve));
-      }
-    } finally {
-      this.#reading = false;
-    }
-  }
-
-  feed(data: Uint8Array): void {
-    this.#chunks.push(data);
-    this.#wake?.();
-  }
-
-  endInput(): void {
-    this.#ended = true;
-    this.#wake?.();
-  }
-}
-
-export interface ${Name}Options {
-  /** Where written bytes go (default: nowhere). */
-  readonly sink?: (bytes: Uint8Array) => void;
-}
-
-export const ${camel(name)} = (options: ${Name}Options = {}) =>
-  driver({
-    name: "console.${name}",
-    provides: Console,
-    connect: () => new ${Name}Console(options.sink ?? (() => {})),
-  });
-`,
-    testImports: 'import { consoleConformance } from "@atoll/console/conformance";',
-    harness: (factory) => `consoleConformance({
-  name: "${factory}",
-  setup() {
-    const written: Uint8Array[] = [];
-    const console = new ${factory}Console((bytes) => written.push(bytes));
-    return {
-      console,
-      written: () => Uint8Array.from(written.flatMap((b) => [...b])),
-      feed: (data: Uint8Array) => console.feed(data),
-      endInput: () => console.endInput(),
-    };
-  },
-});`,
-  },
-  random: {
-    pkg: "@atoll/entropy",
-    signature: "Random",
-    conformance: "randomConformance",
-    imports: 'import { ChaCha20Stream, Random, RandomSource } from "@atoll/entropy";',
-    implementation: (
-      Name,
-      name,
-    ) => `/** Random bytes from a ChaCha20 keystream under a 32-byte key (replace with your generator). */
-export class ${Name}Random extends RandomSource {
-  readonly #stream: ChaCha20Stream;
-  constructor(key: Uint8Array) {
-    super();
-    this.#stream = new ChaCha20Stream(key);
-  }
-  protected generate(out: Uint8Array): void {
-    this.#stream.read(out);
-  }
-}
-
-export const ${camel(name)} = (key: Uint8Array) =>
-  driver({
-    name: "random.${name}",
-    provides: Random,
-    connect: () => new ${Name}Random(key),
-  });
-`,
-    testImports: 'import { randomConformance } from "@atoll/entropy/conformance";',
-    harness: (factory) => `randomConformance({
-  name: "${factory}",
-  setup: () => ({ random: new ${factory}Random(new Uint8Array(32).fill(7)) }),
-});`,
-  },
-  clock: {
-    pkg: "@atoll/clock",
-    signature: "MonotonicClock",
-    conformance: "monotonicClockConformance",
-    imports: 'import { MonotonicClock } from "@atoll/clock";',
-    implementation: (
-      Name,
-      name,
-    ) => `/** A monotonic clock over a nanosecond source (replace \`source\` with your hardware's). */
-export class ${Name}Clock implements MonotonicClock {
-  #last = 0;
-  constructor(private readonly source: () => number) {}
-  now(): number {
-    const t = Math.round(this.source());
-    if (t > this.#last) this.#last = t;
-    return this.#last;
-  }
-}
-
-export const ${camel(name)} = (source: () => number) =>
-  driver({
-    name: "clock.${name}",
-    provides: MonotonicClock,
-    connect: () => new ${Name}Clock(source),
-  });
-`,
-    testImports: 'import { monotonicClockConformance } from "@atoll/clock/conformance";',
-    harness: (factory) => `let ticks = 0;
-monotonicClockConformance({
-  name: "${factory}",
-  setup: () => ({ clock: new ${factory}Clock(() => (ticks += 1000)) }),
-});`,
-  },
+const templates: Record<string, DriverTemplate> = {
+  netif: { pkg: "netif", signature: "Netif", conformance: "netifConformance" },
+  block: { pkg: "block", signature: "Block", conformance: "blockConformance" },
+  kv: { pkg: "kv", signature: "KvRw", conformance: "kvRwConformance", testUses: ["clock"] },
+  console: { pkg: "console", signature: "Console", conformance: "consoleConformance" },
+  clock: { pkg: "clock", signature: "MonotonicClock", conformance: "monotonicClockConformance" },
+  random: { pkg: "entropy", signature: "Random", conformance: "randomConformance" },
 };
 
 export const signatureChoices = Object.keys(templates);
@@ -352,10 +179,9 @@ export function scaffoldDriver({ name, dir, signature }: DriverOptions): Scaffol
     throw new ScaffoldError(
       signature === ""
         ? `atoll new driver needs --signature ${signatureChoices.join("|")}`
-        : `no driver template for "${signature}": choose one of ${signatureChoices.join(", ")} (the netif and block templates come with their conformance suites)`,
+        : `no driver template for "${signature}": choose one of ${signatureChoices.join(", ")}`,
     );
-  const Name = pascal(name);
-  const usesAtollError = signature === "console";
+  const pkg = `@atoll/${t.pkg}`;
   return write(dir, {
     "package.json": json({
       name,
@@ -366,31 +192,23 @@ export function scaffoldDriver({ name, dir, signature }: DriverOptions): Scaffol
       engines: { node: ">=20" },
       exports: { ".": "./src/index.ts" },
       scripts: { test: "vitest run", typecheck: "tsc --noEmit" },
-      dependencies: { "@atoll/core": ATOLL_RANGE, [t.pkg]: ATOLL_RANGE },
+      dependencies: atoll(["core", t.pkg, ...(t.uses ?? [])]),
       devDependencies: {
+        ...atoll(t.testUses ?? []),
         "@types/node": versions["@types/node"],
+        "fast-check": versions["fast-check"],
         typescript: versions.typescript,
         vitest: versions.vitest,
       },
     }),
     "tsconfig.json": tsconfig,
-    "src/index.ts": `// ${name}: a driver providing ${t.signature} (${t.pkg}). Its tests run the
-// signature's conformance suite, the same one every in-tree driver passes.
-
-import { ${usesAtollError ? "AtollError, " : ""}driver } from "@atoll/core";
-${t.imports}
-
-${t.implementation(Name, name)}`,
-    "test/conformance.test.ts": `${t.testImports}
-import { ${Name}${t.signature === "MonotonicClock" ? "Clock" : t.signature} } from "../src/index.js";
-
-${t.harness(Name)}
-`,
+    ...readTemplate(path.join(templatesDir(), "driver", signature), name),
     "README.md": `# ${name}
 
 An [Atoll](https://github.com/atoll-os/atoll) driver providing \`${t.signature}\`
-from \`${t.pkg}\`. \`npm test\` runs the signature's conformance suite
-(\`${t.conformance}\`) against it.
+from \`${pkg}\`. \`npm test\` runs the signature's conformance suite
+(\`${t.conformance}\` from \`${pkg}/conformance\`) against it: the same suite
+every driver of that signature passes, in Atoll's repository or elsewhere.
 `,
     ".gitignore": "node_modules/\n",
   });

@@ -97,7 +97,13 @@ export function layoutMemory(
     console,
     slots: bootSlots,
   };
-  const json = new TextEncoder().encode(JSON.stringify(boot));
+  // ASCII only (other characters as \u escapes): the image reads it without a UTF-8 decoder.
+  const json = new TextEncoder().encode(
+    JSON.stringify(boot).replace(
+      /[\u007f-\uffff]/g,
+      (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+    ),
+  );
   const bootOffset = at;
   const size = (bootOffset + json.length + 63) & ~63;
   const memory = new Uint8Array(size);

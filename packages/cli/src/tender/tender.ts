@@ -5,62 +5,48 @@
 // network slots to netif drivers, block slots to disk images. The image's exit
 // status becomes the tender's (0, 1, 255 as Solo5; 2 for usage errors).
 
-import { randomBytes } from "node:crypto";
 import type { Readable, Writable } from "node:stream";
-import { Worker } from "node:worker_threads";
-import { AtollError } from "@atoll/core";
-import type { Netif } from "@atoll/netif";
+import type { Worker } from "node:worker_threads";
 import {
-  BLOCK_REQUEST_HEADER,
-  BLOCK_RESPONSE_HEADER,
-  BlockOp,
-  BlockStatus,
   type BootInfo,
-  type BootSlot,
   ConsoleInFlag,
   ConsoleOutFlag,
   ConsoleStream,
   Float,
-  providedKinds,
-  type SlotKind,
   State,
-  slotKinds,
   Word,
 } from "../abi.js";
-import type { Block } from "../image/devices.js";
+import { formatAppHelp, wantsAppHelp } from "../help.js";
 import type { ParsedImage } from "../manifest.js";
-import { RingConsumer, RingProducer } from "../ring.js";
-import { FileImageBlock } from "./file-block.js";
+import { CopyingRingConsumer, type RingConsumer, RingProducer } from "../ring.js";
+import {
+  AttachError,
+  type Attachments,
+  checkAttachments,
+  type OpenedDevices,
+  openDevices,
+} from "./attach.js";
 import { loadImage, toScript } from "./image-file.js";
-import { layoutMemory, type SlotSpec } from "./layout.js";
+import { layoutMemory } from "./layout.js";
 import { lockdownSource } from "./lockdown.js";
-import { switchPort } from "./switch.js";
-import { type VcpuBoot, type VcpuData, VcpuExit, vcpuModuleSource } from "./vcpu.js";
+import { BlockServer, NetServer, type ServerHost } from "./serve.js";
+import { type VcpuBoot, type VcpuData, VcpuExit } from "./vcpu.js";
+import {
+  DEFAULT_MEMORY_MB,
+  MIN_MEMORY_MB,
+  type PrestartedVcpu,
+  startVcpuThread,
+  vcpuModuleUrl,
+} from "./vcpu-thread.js";
 
-/** A slot cannot be attached as asked: missing, unknown, of another kind, or the host resource failed. */
-export class AttachError extends AtollError {
-  readonly problems: readonly string[];
-  constructor(code: "ATOLL_SLOT_INVALID" | "ATOLL_ATTACH_FAILED", problems: readonly string[]) {
-    super(
-      code,
-      problems.length === 1
-        ? problems[0]!
-        : `${problems.length} problems:\n  ${problems.join("\n  ")}`,
-    );
-    this.problems = problems;
-  }
-}
-
-/** How a network slot is attached: `tapN`, `switch:NAME`, or (programmatically) a host Netif. */
-export type NetAttachment = string | Netif;
-/** How a block slot is attached: a disk image path, or (programmatically) a host Block. */
-export type BlockAttachment = string | Block;
-
-export interface Attachments {
-  readonly net?: Readonly<Record<string, NetAttachment>>;
-  readonly block?: Readonly<Record<string, BlockAttachment>>;
-  readonly kv?: Readonly<Record<string, string>>;
-}
+export {
+  AttachError,
+  type Attachments,
+  type BlockAttachment,
+  type BlockPath,
+  checkAttachments,
+  type NetAttachment,
+} from "./attach.js";
 
 export interface TenderOptions extends Attachments {
   /** The application's arguments (what follows `--`). */
@@ -70,6 +56,8 @@ export interface TenderOptions extends Attachments {
   readonly stdout?: Writable;
   readonly stderr?: Writable;
   readonly stdin?: Readable;
+  /** A vCPU thread started ahead of time (`prestartVcpu`), used when its memory limit matches. */
+  readonly vcpu?: PrestartedVcpu;
 }
 
 export type TenderOutcome = "exit" | "abort" | "memory" | "bad-image";
@@ -93,163 +81,12 @@ export interface RunningImage {
   kill(): Promise<void>;
 }
 
-export const DEFAULT_MEMORY_MB = 128;
-export const MIN_MEMORY_MB = 16;
-
-const kindWords: Record<SlotKind, string> = {
-  console: "console",
-  clock: "monotonic clock",
-  wallclock: "wall clock",
-  time: "timer",
-  random: "random generator",
-  net: "network",
-  block: "block",
-};
-
-/** Checks the attachments against the image's slots; every problem, before anything starts. */
-export function checkAttachments(image: ParsedImage, attachments: Attachments): string[] {
-  const problems: string[] = [];
-  const { slots, name } = image.manifest;
-  const given = new Map<string, "net" | "block" | "kv">();
-  for (const kind of ["net", "block", "kv"] as const)
-    for (const slot of Object.keys(attachments[kind] ?? {})) {
-      if (given.has(slot))
-        problems.push(
-          `slot "${slot}" is attached twice (--${given.get(slot)}:${slot} and --${kind}:${slot})`,
-        );
-      given.set(slot, kind);
-    }
-  const list = Object.keys(slots);
-  for (const [slot, kind] of given) {
-    const id = slots[slot];
-    if (id === undefined) {
-      problems.push(
-        `unknown slot "${slot}" (--${kind}:${slot}): ${name} has ${list.length === 0 ? "no slots" : `slots ${list.map((s) => `"${s}"`).join(", ")}`}`,
-      );
-      continue;
-    }
-    const slotKind = slotKinds[id]!;
-    if (kind === "kv") {
-      problems.push(
-        `slot "${slot}" is a ${kindWords[slotKind]} slot (${id}); kv slots are not part of boundary ABI 1`,
-      );
-    } else if (providedKinds.has(slotKind)) {
-      problems.push(
-        `slot "${slot}" is a ${kindWords[slotKind]} slot (${id}), which the tender provides itself: drop --${kind}:${slot}`,
-      );
-    } else if (slotKind !== kind) {
-      problems.push(
-        `slot "${slot}" is a ${kindWords[slotKind]} slot (${id}), not a ${kindWords[kind]} slot: attach it with --${slotKind}:${slot}=${slotKind === "net" ? "tapN|switch:NAME" : "PATH"}`,
-      );
-    } else if (kind === "net") {
-      const value = attachments.net![slot]!;
-      if (typeof value === "string" && !/^(tap\d+|switch:[\w.-]+)$/.test(value))
-        problems.push(
-          `--net:${slot}=${value}: expected tapN (a TAP interface such as tap0) or switch:NAME`,
-        );
-    } else if (kind === "block") {
-      const value = attachments.block![slot]!;
-      if (typeof value === "string" && value === "")
-        problems.push(`--block:${slot}= needs the path of a disk image`);
-    }
-  }
-  for (const [slot, id] of Object.entries(slots)) {
-    const kind = slotKinds[id]!;
-    if (providedKinds.has(kind) || given.has(slot)) continue;
-    problems.push(
-      `slot "${slot}" (${id}) is not attached: give --${kind}:${slot}=${kind === "net" ? "tapN|switch:NAME" : "PATH"}`,
-    );
-  }
-  return problems;
-}
-
-interface Opened {
-  readonly specs: SlotSpec[];
-  readonly net: Map<string, Netif>;
-  readonly block: Map<string, Block>;
-  close(): Promise<void>;
-}
-
-async function openDevices(image: ParsedImage, attachments: Attachments): Promise<Opened> {
-  const specs: SlotSpec[] = [];
-  const net = new Map<string, Netif>();
-  const block = new Map<string, Block>();
-  const closers: Array<() => unknown> = [];
-  const problems: string[] = [];
-  for (const [name, signature] of Object.entries(image.manifest.slots)) {
-    const kind = slotKinds[signature]!;
-    try {
-      if (kind === "net") {
-        const netif = await openNet(name, attachments.net![name]!, closers);
-        net.set(name, netif);
-        const mac = [...netif.mac].map((b) => b.toString(16).padStart(2, "0")).join(":");
-        specs.push({ kind, name, signature, mac, mtu: netif.mtu });
-      } else if (kind === "block") {
-        const value = attachments.block![name]!;
-        let device: Block;
-        if (typeof value === "string") {
-          const file = await FileImageBlock.open(value);
-          closers.push(() => file.close());
-          device = file;
-        } else device = value;
-        block.set(name, device);
-        specs.push({ kind, name, signature, ...device.info() });
-      } else if (kind === "random") {
-        specs.push({ kind, name, signature, seed: randomBytes(32).toString("hex") });
-      } else {
-        specs.push({ kind, name, signature });
-      }
-    } catch (error) {
-      problems.push(`slot "${name}": ${error instanceof Error ? error.message : String(error)}`);
-    }
-  }
-  const close = async () => {
-    for (const c of closers.reverse()) await Promise.resolve(c()).catch(() => {});
-  };
-  if (problems.length > 0) {
-    await close();
-    throw new AttachError("ATOLL_ATTACH_FAILED", problems);
-  }
-  return { specs, net, block, close };
-}
-
-async function openNet(
-  slot: string,
-  value: NetAttachment,
-  closers: Array<() => unknown>,
-): Promise<Netif> {
-  if (typeof value !== "string") return value;
-  if (value.startsWith("switch:")) {
-    const port = switchPort(value.slice("switch:".length));
-    closers.push(() => port.close());
-    return port.netif;
-  }
-  // TAP devices come from @atoll/netif-tap, loaded only when asked for.
-  let tap:
-    | ((options: { name: string }) => {
-        connect: (...a: never[]) => unknown;
-        disconnect?: (d: never) => unknown;
-      })
-    | undefined;
-  try {
-    const specifier = "@atoll/netif-tap";
-    tap = ((await import(specifier)) as { tap?: typeof tap }).tap;
-  } catch {
-    tap = undefined;
-  }
-  if (tap === undefined)
-    throw new Error(
-      `--net:${slot}=${value} needs the TAP driver, @atoll/netif-tap, which is not installed`,
-    );
-  const d = tap({ name: value });
-  const netif = (await (d.connect as (...a: unknown[]) => unknown)(
-    {},
-    { name: value },
-    {},
-  )) as Netif;
-  closers.push(() => d.disconnect?.(netif as never));
-  return netif;
-}
+export {
+  DEFAULT_MEMORY_MB,
+  MIN_MEMORY_MB,
+  type PrestartedVcpu,
+  prestartVcpu,
+} from "./vcpu-thread.js";
 
 // Atomics.waitAsync is in Node since 16; TypeScript's lib has it from ES2024.
 const waitAsync = (
@@ -262,8 +99,6 @@ const waitAsync = (
   }
 ).waitAsync;
 
-let vcpuUrl: URL | undefined;
-
 /**
  * Starts an image: checks and attaches its slots (throwing ImageError or
  * AttachError before anything runs), then runs it in its own thread.
@@ -274,6 +109,16 @@ export async function startImage(
 ): Promise<RunningImage> {
   const path = typeof source === "string" ? source : "image";
   const image = typeof source === "string" ? loadImage(source) : source;
+  // The tender answers --help from the manifest: the image carries no help text.
+  if (wantsAppHelp(options.argv ?? [])) {
+    (options.stdout ?? process.stdout).write(formatAppHelp(image.manifest));
+    return {
+      name: image.manifest.name,
+      done: Promise.resolve({ status: 0, outcome: "exit", violations: [] }),
+      stop: () => {},
+      kill: async () => {},
+    };
+  }
   const problems = checkAttachments(image, options);
   if (problems.length > 0) throw new AttachError("ATOLL_SLOT_INVALID", problems);
   const memoryMb = options.memoryMb ?? DEFAULT_MEMORY_MB;
@@ -295,21 +140,9 @@ export async function startImage(
     exited: State.exited,
     exitCodes: VcpuExit,
   };
-  vcpuUrl ??= new URL(`data:text/javascript,${encodeURIComponent(vcpuModuleSource())}`);
-  const worker = new Worker(vcpuUrl, {
-    name: `atoll image ${image.manifest.name}`,
-    workerData: data,
-    execArgv: ["--experimental-vm-modules", "--no-warnings"],
-    env: {},
-    stdin: false,
-    stdout: true,
-    stderr: true,
-    resourceLimits: {
-      maxOldGenerationSizeMb: memoryMb,
-      maxYoungGenerationSizeMb: Math.max(1, Math.min(16, memoryMb >> 3)),
-    },
-  });
-  let opened: Opened;
+  const worker = options.vcpu?.take(memoryMb) ?? startVcpuThread(vcpuModuleUrl(), memoryMb);
+  worker.postMessage(data);
+  let opened: OpenedDevices;
   try {
     opened = await openDevices(image, options);
   } catch (error) {
@@ -338,30 +171,15 @@ export async function runImage(
   return (await startImage(source, options)).done;
 }
 
-interface NetPort {
-  readonly slot: BootSlot & { kind: "net" };
-  readonly netif: Netif;
-  readonly tx: RingConsumer;
-  readonly rx: RingProducer;
-}
-
-interface BlockPort {
-  readonly slot: BootSlot & { kind: "block" };
-  readonly device: Block;
-  readonly req: RingConsumer;
-  readonly resp: RingProducer;
-  busy: boolean;
-}
-
-class Tender {
+class Tender implements ServerHost {
   readonly done: Promise<TenderResult>;
   #resolve!: (result: TenderResult) => void;
   #memory: SharedArrayBuffer | undefined;
   #words: Int32Array | undefined;
   #consoleOut: RingConsumer | undefined;
   #consoleIn: RingProducer | undefined;
-  #net: NetPort[] = [];
-  #block: BlockPort[] = [];
+  #net: NetServer[] = [];
+  #block: BlockServer[] = [];
   #violations: string[] = [];
   #running = true;
   #wakeQueued = false;
@@ -381,7 +199,7 @@ class Tender {
     readonly path: string,
     readonly worker: Worker,
     readonly boot: BootInfo,
-    readonly opened: Opened,
+    readonly opened: OpenedDevices,
     options: TenderOptions,
     readonly memoryMb: number,
   ) {
@@ -423,32 +241,13 @@ class Tender {
     this.#words = new Int32Array(memory);
     // Ring places come from the tender's own layout, never from the (writable) shared memory.
     const { console } = this.boot;
-    this.#consoleOut = new RingConsumer(memory, console.out, console.out[1] >> 1, true);
+    this.#consoleOut = new CopyingRingConsumer(memory, console.out, console.out[1] >> 1);
     this.#consoleIn = new RingProducer(memory, console.in);
     for (const slot of this.boot.slots) {
-      if (slot.kind === "net") {
-        const netif = this.opened.net.get(slot.name)!;
-        const port: NetPort = {
-          slot,
-          netif,
-          tx: new RingConsumer(memory, slot.tx, slot.mtu + 14, true),
-          rx: new RingProducer(memory, slot.rx),
-        };
-        netif.listen((frame) => {
-          if (!this.#running) return;
-          if (frame.length > slot.mtu + 14 || !port.rx.push(frame)) port.rx.countDrop();
-          else this.#raise(slot.index);
-        });
-        this.#net.push(port);
-      } else if (slot.kind === "block") {
-        this.#block.push({
-          slot,
-          device: this.opened.block.get(slot.name)!,
-          req: new RingConsumer(memory, slot.req, BLOCK_REQUEST_HEADER + slot.maxIo, true),
-          resp: new RingProducer(memory, slot.resp),
-          busy: false,
-        });
-      }
+      if (slot.kind === "net")
+        this.#net.push(new NetServer(slot, this.opened.net.get(slot.name)!, memory, this));
+      else if (slot.kind === "block")
+        this.#block.push(new BlockServer(slot, this.opened.block.get(slot.name)!, memory, this));
     }
     if (this.#stopRequested) this.requestStop();
     void this.#serveLoop();
@@ -469,13 +268,8 @@ class Tender {
   #serve(): void {
     if (this.#memory === undefined) return;
     this.#serveConsole();
-    for (const port of this.#net) {
-      port.tx.drain((frame) => {
-        port.netif.write(frame);
-      });
-      this.#record(`network slot "${port.slot.name}" transmit ring`, port.tx);
-    }
-    for (const port of this.#block) void this.#serveBlock(port);
+    for (const server of this.#net) server.serve();
+    for (const server of this.#block) server.serve();
   }
 
   #serveConsole(): void {
@@ -499,7 +293,7 @@ class Tender {
     }
     if (this.#blockedOn === undefined && (out.flags & ConsoleOutFlag.notify) !== 0) {
       out.clearFlag(ConsoleOutFlag.notify);
-      this.#raise(0);
+      this.raise(0);
     }
     const input = this.#consoleIn!;
     if (!this.#stdinStarted && (input.flags & ConsoleInFlag.wanted) !== 0) this.#startInput();
@@ -527,12 +321,12 @@ class Tender {
       if (chunk.length === 0) {
         input.setFlag(ConsoleInFlag.ended);
         this.#stdinBacklog.shift();
-        this.#raise(0);
+        this.raise(0);
         continue;
       }
       const piece = chunk.subarray(0, input.maxPayload);
       if (!input.push(piece)) break;
-      this.#raise(0);
+      this.raise(0);
       if (piece.length === chunk.length) this.#stdinBacklog.shift();
       else this.#stdinBacklog[0] = chunk.subarray(piece.length);
     }
@@ -540,106 +334,21 @@ class Tender {
     else if (this.#stdinStarted) this.#stdin.resume();
   }
 
-  async #serveBlock(port: BlockPort): Promise<void> {
-    if (port.busy) return;
-    port.busy = true;
-    try {
-      while (this.#running) {
-        let request: Uint8Array | undefined;
-        port.req.drain((entry) => {
-          if (port.resp.free() < BLOCK_RESPONSE_HEADER + port.slot.maxIo + 8) return false;
-          request = entry.slice();
-        }, 1);
-        this.#record(`block slot "${port.slot.name}" request ring`, port.req);
-        if (request === undefined) break;
-        const response = await this.#blockRequest(port, request);
-        if (!port.resp.push(response.header, response.data)) port.resp.countDrop();
-        this.#raise(port.slot.index);
-      }
-    } finally {
-      port.busy = false;
-    }
-  }
-
-  async #blockRequest(
-    port: BlockPort,
-    request: Uint8Array,
-  ): Promise<{ header: Uint8Array; data?: Uint8Array }> {
-    const header = new Uint8Array(BLOCK_RESPONSE_HEADER);
-    const out = new DataView(header.buffer);
-    const answer = (status: number, data?: Uint8Array) => {
-      out.setInt32(4, status, true);
-      out.setUint32(8, data?.length ?? 0, true);
-      return data === undefined ? { header } : { header, data };
-    };
-    if (request.length < BLOCK_REQUEST_HEADER) {
-      this.#violation(`block slot "${port.slot.name}": a request of ${request.length} bytes`);
-      return answer(BlockStatus.invalid);
-    }
-    const view = new DataView(request.buffer, request.byteOffset, request.length);
-    out.setUint32(0, view.getUint32(0, true), true);
-    const op = view.getUint32(4, true);
-    const sector = view.getFloat64(8, true);
-    const length = view.getUint32(16, true);
-    const { sectorSize, sectorCount, maxIo } = port.slot;
-    const payload = request.subarray(BLOCK_REQUEST_HEADER);
-    const bad = (why: string) => {
-      this.#violation(`block slot "${port.slot.name}": ${why}`);
-      return answer(BlockStatus.invalid);
-    };
-    if (!Number.isSafeInteger(sector) || sector < 0) return bad(`sector ${sector}`);
-    try {
-      switch (op) {
-        case BlockOp.read:
-        case BlockOp.write: {
-          if (length === 0 || length > maxIo || length % sectorSize !== 0)
-            return bad(`a ${length}-byte transfer`);
-          if (op === BlockOp.write && payload.length !== length)
-            return bad("a write whose data does not match its length");
-          if (sector + length / sectorSize > sectorCount) return answer(BlockStatus.outOfRange);
-          if (op === BlockOp.write) {
-            await port.device.write(sector, payload);
-            return answer(BlockStatus.ok);
-          }
-          const data = new Uint8Array(length);
-          await port.device.read(sector, data);
-          return answer(BlockStatus.ok, data);
-        }
-        case BlockOp.flush:
-          await port.device.flush();
-          return answer(BlockStatus.ok);
-        case BlockOp.discard:
-          if (sector + length > sectorCount) return answer(BlockStatus.outOfRange);
-          await port.device.discard(sector, length);
-          return answer(BlockStatus.ok);
-        default:
-          return bad(`unknown operation ${op}`);
-      }
-    } catch (error) {
-      const code = (error as { code?: string }).code;
-      return answer(
-        code === "ATOLL_BLOCK_OUT_OF_RANGE"
-          ? BlockStatus.outOfRange
-          : code === "ATOLL_BLOCK_READ_ONLY"
-            ? BlockStatus.readOnly
-            : code === "ATOLL_BLOCK_UNALIGNED"
-              ? BlockStatus.invalid
-              : BlockStatus.io,
-      );
-    }
-  }
-
   #record(where: string, ring: RingConsumer): void {
     if (ring.errors === 0) return;
-    this.#violation(`${where}: ${ring.lastError}`);
+    this.violation(`${where}: ${ring.lastError}`);
     ring.errors = 0;
   }
 
-  #violation(message: string): void {
+  get running(): boolean {
+    return this.#running;
+  }
+
+  violation(message: string): void {
     if (this.#violations.length < 100) this.#violations.push(message);
   }
 
-  #raise(index: number): void {
+  raise(index: number): void {
     const words = this.#words;
     if (words === undefined || !this.#running) return;
     Atomics.or(words, index < 32 ? Word.ready0 : Word.ready1, 1 << (index & 31));

@@ -17,8 +17,9 @@ import type * as NodeUtil from "node:util";
 import type * as NodeV8 from "node:v8";
 import type * as NodeVm from "node:vm";
 import type * as NodeWorker from "node:worker_threads";
+import type { Float, Word } from "../abi.js";
 
-/** Sent to the worker as workerData. */
+/** The vCPU's first message: the image, and the constants of the layout. */
 export interface VcpuData {
   /** The image, already turned into a script that leaves its start function on the global object. */
   readonly script: string;
@@ -27,8 +28,8 @@ export interface VcpuData {
   readonly externalLimit: number;
   /** The tender's clock origin: performance.timeOrigin + performance.now() at boot, ms. */
   readonly originMs: number;
-  readonly word: { readonly [k: string]: number };
-  readonly float: { readonly [k: string]: number };
+  readonly word: Readonly<Record<keyof typeof Word, number>>;
+  readonly float: Readonly<Record<keyof typeof Float, number>>;
   readonly exited: number;
   readonly exitCodes: typeof VcpuExit;
 }
@@ -59,13 +60,10 @@ export interface VcpuModules {
 
 export function vcpuMain(modules: VcpuModules): void {
   const { vm, v8, util, worker } = modules;
-  const data = worker.workerData as VcpuData;
   const port = worker.parentPort!;
-  const W = data.word;
-  const X = data.exitCodes;
-  const F = data.float;
   const exit = (code: number) => process.exit(code);
 
+  // The realm is made as soon as the thread starts, while the tender still reads the image.
   const context = vm.createContext(vm.constants.DONT_CONTEXTIFY, {
     name: "atoll image",
     codeGeneration: { strings: true, wasm: false },
@@ -89,16 +87,30 @@ export function vcpuMain(modules: VcpuModules): void {
   const turn = script('void globalThis[Symbol.for("atoll.poll")]()', "atoll:turn");
   const drain = script("void 0", "atoll:drain");
 
-  let image: NodeVm.Script;
-  try {
-    script(data.lockdown, "atoll:lockdown").runInContext(context);
-    image = script(data.script, "image.js");
-  } catch {
-    exit(X.badImage);
-    return;
-  }
+  // First message: the image and the layout's constants; second: the boot memory.
+  port.once("message", (data: VcpuData) => {
+    const W = data.word;
+    const X = data.exitCodes;
+    const F = data.float;
+    let image: NodeVm.Script;
+    try {
+      script(data.lockdown, "atoll:lockdown").runInContext(context);
+      image = script(data.script, "image.js");
+    } catch {
+      exit(X.badImage);
+      return;
+    }
+    port.once("message", (boot: VcpuBoot) => void run(data, W, X, F, image, boot));
+  });
 
-  port.once("message", async (boot: VcpuBoot) => {
+  const run = async (
+    data: VcpuData,
+    W: VcpuData["word"],
+    X: VcpuData["exitCodes"],
+    F: VcpuData["float"],
+    image: NodeVm.Script,
+    boot: VcpuBoot,
+  ) => {
     const memory: unknown = script(
       `globalThis[Symbol.for("atoll.memory")] = new SharedArrayBuffer(${boot.memory.length})`,
       "atoll:memory",
@@ -113,7 +125,7 @@ export function vcpuMain(modules: VcpuModules): void {
     const now = () => (performance.timeOrigin + performance.now() - data.originMs) * 1e6;
     port.postMessage(memory);
 
-    floats[F.now!] = now();
+    floats[F.now] = now();
     try {
       image.runInContext(context);
       script(
@@ -126,13 +138,13 @@ export function vcpuMain(modules: VcpuModules): void {
     }
 
     const ring = () => {
-      Atomics.add(words, W.doorbell!, 1);
-      Atomics.notify(words, W.doorbell!);
+      Atomics.add(words, W.doorbell, 1);
+      Atomics.notify(words, W.doorbell);
     };
     let nextMemoryCheck = 0;
     for (;;) {
       const t = now();
-      floats[F.now!] = t;
+      floats[F.now] = t;
       try {
         turn.runInContext(context);
         while (importRefused) {
@@ -145,8 +157,8 @@ export function vcpuMain(modules: VcpuModules): void {
         exit(X.threw);
         return;
       }
-      if (Atomics.load(words, W.state!) === data.exited) break;
-      if (Atomics.exchange(words, W.pending!, 0) !== 0) ring();
+      if (Atomics.load(words, W.state) === data.exited) break;
+      if (Atomics.exchange(words, W.pending, 0) !== 0) ring();
       if (t >= nextMemoryCheck) {
         nextMemoryCheck = t + 20e6;
         const stats = v8.getHeapStatistics() as { external_memory?: number };
@@ -156,18 +168,18 @@ export function vcpuMain(modules: VcpuModules): void {
           return;
         }
       }
-      const seen = Atomics.load(words, W.wake!);
-      if ((words[W.ready0!]! | words[W.ready1!]! | words[W.stop!]!) !== 0) continue;
-      const deadline = floats[F.deadline!]!;
+      const seen = Atomics.load(words, W.wake);
+      if ((words[W.ready0]! | words[W.ready1]! | words[W.stop]!) !== 0) continue;
+      const deadline = floats[F.deadline]!;
       // The image writes its deadline: anything but a number in range means "no timer".
       const wait =
         deadline >= 0 && deadline < 1e300 ? (deadline - now()) / 1e6 : Number.POSITIVE_INFINITY;
       if (wait <= 0) continue;
-      Atomics.wait(words, W.wake!, seen, wait);
+      Atomics.wait(words, W.wake, seen, wait);
     }
     ring();
     exit(X.exited);
-  });
+  };
 }
 
 /** The worker's module: imports what the vCPU needs and runs it. */
