@@ -39,39 +39,58 @@ function headerValue(value: unknown, name: string): string {
 
 const guards = new WeakMap<object, Guard>();
 
+/** WebIDL's ByteString: a code unit above U+00FF is a TypeError. */
+function byteString(value: unknown): string {
+  const s = String(value);
+  if (/[^\0-\xff]/.test(s)) throw new TypeError(`Headers: "${s}" is not a ByteString`);
+  return s;
+}
+
+/**
+ * A HeadersInit as WebIDL converts it (a sequence of pairs or a record of
+ * ByteStrings), before any header is checked: a constructor that takes one
+ * converts its whole init first, as Node's and browsers' do.
+ */
+function headerPairs(init: HeadersInitish): [string, string][] {
+  if (init === undefined || init === null) return [];
+  if (init instanceof HeadersImpl) return init._pairs();
+  if (typeof init !== "object" && typeof init !== "function")
+    throw new TypeError("Headers: the init must be an object");
+  const pairs: [string, string][] = [];
+  const iterator = (init as Iterable<Iterable<string>>)[Symbol.iterator];
+  if (iterator !== undefined && iterator !== null) {
+    if (typeof iterator !== "function") throw new TypeError("Headers: init is not iterable");
+    for (const pair of init as Iterable<Iterable<string>>) {
+      if (pair === null || (typeof pair !== "object" && typeof pair !== "function"))
+        throw new TypeError("Headers: each header must be a [name, value] pair");
+      const entry = [...pair];
+      if (entry.length !== 2)
+        throw new TypeError("Headers: each header must be a [name, value] pair");
+      pairs.push([byteString(entry[0]), byteString(entry[1])]);
+    }
+    return pairs;
+  }
+  for (const key of Reflect.ownKeys(init)) {
+    const desc = Reflect.getOwnPropertyDescriptor(init, key);
+    if (desc?.enumerable !== true) continue;
+    if (typeof key === "symbol") throw new TypeError("Headers: a record key cannot be a symbol");
+    pairs.push([byteString(key), byteString((init as Record<string, string>)[key])]);
+  }
+  return pairs;
+}
+
 class HeadersImpl {
   // Lowercased names and values, in the order they were added.
   #names: string[] = [];
   #values: string[] = [];
 
   constructor(init?: HeadersInitish) {
-    if (init === undefined || init === null) return;
-    if (init instanceof HeadersImpl) {
-      this.#names = [...init.#names];
-      this.#values = [...init.#values];
-      return;
-    }
-    if (typeof init !== "object" && typeof init !== "function")
-      throw new TypeError("Headers: the init must be an object");
-    const iterator = (init as Iterable<Iterable<string>>)[Symbol.iterator];
-    if (iterator !== undefined && iterator !== null) {
-      if (typeof iterator !== "function") throw new TypeError("Headers: init is not iterable");
-      for (const pair of init as Iterable<Iterable<string>>) {
-        if (pair === null || (typeof pair !== "object" && typeof pair !== "function"))
-          throw new TypeError("Headers: each header must be a [name, value] pair");
-        const entry = [...pair];
-        if (entry.length !== 2)
-          throw new TypeError("Headers: each header must be a [name, value] pair");
-        this.append(entry[0]!, entry[1]!);
-      }
-      return;
-    }
-    for (const key of Reflect.ownKeys(init)) {
-      const desc = Reflect.getOwnPropertyDescriptor(init, key);
-      if (desc?.enumerable !== true) continue;
-      if (typeof key === "symbol") throw new TypeError("Headers: a record key cannot be a symbol");
-      this.append(key, (init as Record<string, string>)[key]!);
-    }
+    for (const [name, value] of headerPairs(init)) this.append(name, value);
+  }
+
+  /** @internal The list, in order, for copying. */
+  _pairs(): [string, string][] {
+    return this.#names.map((n, i) => [n, this.#values[i]!]);
   }
 
   #mutable(): void {
@@ -308,8 +327,10 @@ class BodyImpl {
     if (this.bodyUsed) throw new TypeError("Body is unusable: it has already been read");
     if (this.#stream?.locked === true) throw new TypeError("Body is unusable: it is locked");
     if (this.#stream === null) {
+      // A null body is never used: it reads as empty every time.
+      if (this.#bytes === null) return new Uint8Array(0);
       this.#used = true;
-      return this.#bytes === null ? new Uint8Array(0) : this.#bytes.slice();
+      return this.#bytes.slice();
     }
     const reader = this.#stream.getReader();
     const chunks: Uint8Array[] = [];
@@ -531,15 +552,17 @@ class ResponseImpl extends BodyImpl {
     super();
     if (init === null || (typeof init !== "object" && typeof init !== "function"))
       init = {} as ResponseInitish;
+    // The init is converted whole (headers, then statusText as a ByteString) before it is checked.
+    const headers = headerPairs(init.headers);
+    const statusText = init.statusText === undefined ? "" : byteString(init.statusText);
     const status = init.status === undefined ? 200 : Math.trunc(Number(init.status)) || 0;
     if (status < 200 || status > 599)
       throw new RangeError(`Response: status ${init.status} is not in the range 200 to 599`);
-    const statusText = init.statusText === undefined ? "" : String(init.statusText);
     if (!REASON_PHRASE.test(statusText))
       throw new TypeError("Response: the statusText is not a valid reason phrase");
     this.#status = status;
     this.#statusText = statusText;
-    this.#headers = new HeadersImpl(init.headers);
+    this.#headers = new HeadersImpl(headers);
     if (body !== null && body !== undefined) {
       if (NULL_BODY_STATUSES.has(status))
         throw new TypeError(`Response: a ${status} response cannot have a body`);
