@@ -157,6 +157,21 @@ const tapReason =
   (builtCli ? undefined : "the atoll binary is not built (pnpm build)");
 if (tapReason !== undefined) console.warn(`website on TAP skipped: ${tapReason}`);
 
+// The binary builds from the packages' dist (injected Web APIs included): its image is the one run on TAP.
+const fromBinary = path.join(tmp(), "website.atoll");
+describe.skipIf(!builtCli)("website, sealed by the atoll binary", () => {
+  it("builds from the packages' dist with no warning", () => {
+    const run = spawnSync(
+      process.execPath,
+      [bin, "build", path.join(root, "apps/website/src/image.ts"), "--out", fromBinary],
+      { encoding: "utf8" },
+    );
+    expect(run.stderr).toBe("");
+    expect(run.stdout).toMatch(/^sealed website 0\.1\.0 → /);
+    expect(run.status).toBe(0);
+  }, 60_000);
+});
+
 describe.skipIf(tapReason !== undefined)(
   "website, sealed, as `atoll run` on TAP, against curl",
   () => {
@@ -167,7 +182,7 @@ describe.skipIf(tapReason !== undefined)(
           process.execPath,
           bin,
           "run",
-          website.path,
+          existsSync(fromBinary) ? fromBinary : website.path,
           "--net:netif=tap0",
           "--",
           "--ipv4=10.9.6.2/24",

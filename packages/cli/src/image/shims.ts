@@ -236,10 +236,16 @@ export function queueMicrotask(callback: () => void): void {
   Promise.resolve().then(callback);
 }
 
-const BASE64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+// atob and btoa keep no module state: whatwg-url-minimum calls atob while its own module is
+// evaluated, which in a bundle may come before this module's (function declarations are
+// hoisted; a const would still be undefined).
+function base64Alphabet(): string {
+  return "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+}
 
 /** HTML's forgiving-base64 decode, to a binary string (one character per byte). */
 export function atob(data: unknown): string {
+  const BASE64 = base64Alphabet();
   let s = String(data).replace(/[\t\n\f\r ]/g, "");
   if (s.length % 4 === 0) s = s.replace(/==?$/, "");
   if (s.length % 4 === 1 || /[^A-Za-z0-9+/]/.test(s))
@@ -263,6 +269,7 @@ export function atob(data: unknown): string {
 
 /** Base64 of a binary string; a character above U+00FF is an InvalidCharacterError. */
 export function btoa(data: unknown): string {
+  const BASE64 = base64Alphabet();
   const s = String(data);
   let out = "";
   for (let i = 0; i < s.length; i += 3) {
