@@ -12,6 +12,13 @@ import { ReadableStream } from "web-streams-polyfill";
 import { URL, URLSearchParams } from "whatwg-url-minimum";
 import { AbortController, TextDecoder, TextEncoder } from "./shims.js";
 
+// Members shared by the classes of this module, and no one else's.
+const setBody = Symbol("setBody");
+const hasBody = Symbol("hasBody");
+const takeBody = Symbol("takeBody");
+const cloneBody = Symbol("cloneBody");
+const pairs = Symbol("pairs");
+
 type HeadersInitish =
   | Headers
   | Iterable<Iterable<string>>
@@ -53,10 +60,10 @@ function byteString(value: unknown): string {
  */
 function headerPairs(init: HeadersInitish): [string, string][] {
   if (init === undefined || init === null) return [];
-  if (init instanceof HeadersImpl) return init._pairs();
+  if (init instanceof HeadersImpl) return init[pairs]();
   if (typeof init !== "object" && typeof init !== "function")
     throw new TypeError("Headers: the init must be an object");
-  const pairs: [string, string][] = [];
+  const list: [string, string][] = [];
   const iterator = (init as Iterable<Iterable<string>>)[Symbol.iterator];
   if (iterator !== undefined && iterator !== null) {
     if (typeof iterator !== "function") throw new TypeError("Headers: init is not iterable");
@@ -66,17 +73,17 @@ function headerPairs(init: HeadersInitish): [string, string][] {
       const entry = [...pair];
       if (entry.length !== 2)
         throw new TypeError("Headers: each header must be a [name, value] pair");
-      pairs.push([byteString(entry[0]), byteString(entry[1])]);
+      list.push([byteString(entry[0]), byteString(entry[1])]);
     }
-    return pairs;
+    return list;
   }
   for (const key of Reflect.ownKeys(init)) {
     const desc = Reflect.getOwnPropertyDescriptor(init, key);
     if (desc?.enumerable !== true) continue;
     if (typeof key === "symbol") throw new TypeError("Headers: a record key cannot be a symbol");
-    pairs.push([byteString(key), byteString((init as Record<string, string>)[key])]);
+    list.push([byteString(key), byteString((init as Record<string, string>)[key])]);
   }
-  return pairs;
+  return list;
 }
 
 class HeadersImpl {
@@ -88,8 +95,8 @@ class HeadersImpl {
     for (const [name, value] of headerPairs(init)) this.append(name, value);
   }
 
-  /** @internal The list, in order, for copying. */
-  _pairs(): [string, string][] {
+  /** The list, in order, for copying. */
+  [pairs](): [string, string][] {
     return this.#names.map((n, i) => [n, this.#values[i]!]);
   }
 
@@ -269,28 +276,28 @@ class BodyImpl {
   #stream: ReadableStream<Uint8Array> | null = null;
   #used = false;
 
-  /** @internal */
-  _setBody(extracted: Extracted | null): void {
+  /** */
+  [setBody](extracted: Extracted | null): void {
     this.#bytes = extracted?.bytes ?? null;
     this.#stream = extracted?.stream ?? null;
     this.#used = false;
   }
 
-  /** @internal Whether there is a body at all (null for none). */
-  _hasBody(): boolean {
+  /** Whether there is a body at all (null for none). */
+  [hasBody](): boolean {
     return this.#bytes !== null || this.#stream !== null;
   }
 
-  /** @internal Takes the body away (into a new Request), leaving this one used. */
-  _takeBody(): Extracted | null {
-    if (!this._hasBody()) return null;
+  /** Takes the body away (into a new Request), leaving this one used. */
+  [takeBody](): Extracted | null {
+    if (!this[hasBody]()) return null;
     const taken = { bytes: this.#bytes, stream: this.#stream, type: null };
     this.#used = true;
     return taken;
   }
 
-  /** @internal Two bodies with the same content: this keeps one, the clone gets the other. */
-  _cloneBody(): Extracted | null {
+  /** Two bodies with the same content: this keeps one, the clone gets the other. */
+  [cloneBody](): Extracted | null {
     if (this.bodyUsed || this.#stream?.locked === true)
       throw new TypeError("the body has been read or is locked, and cannot be cloned");
     if (this.#stream !== null) {
@@ -458,7 +465,7 @@ class RequestImpl extends BodyImpl {
 
     const initBody = init.body === undefined || init.body === null ? null : extract(init.body);
     // The input's body, when the init gives none (the Fetch Standard's inputOrInitBody).
-    const inherits = initBody === null && from?._hasBody() === true;
+    const inherits = initBody === null && from !== undefined && from[hasBody]();
     if (inherits && from!.bodyUsed)
       throw new TypeError("Request: the input's body has already been read");
     if ((initBody !== null || inherits) && (method === "GET" || method === "HEAD"))
@@ -466,7 +473,7 @@ class RequestImpl extends BodyImpl {
     if (initBody?.stream != null && init.duplex !== "half")
       throw new TypeError("Request: duplex: 'half' is required when the body is a stream");
     typeFrom(this.#headers, initBody);
-    this._setBody(initBody ?? (inherits ? from!._takeBody() : null));
+    this[setBody](initBody ?? (inherits ? from![takeBody]() : null));
   }
 
   get method(): string {
@@ -513,14 +520,14 @@ class RequestImpl extends BodyImpl {
   }
 
   clone(): RequestImpl {
-    const body = this._cloneBody();
+    const body = this[cloneBody]();
     const copy = new RequestImpl(this.#url, {
       method: this.#method,
       headers: this.#headers,
       signal: this.#signal,
       redirect: this.#redirect,
     });
-    copy._setBody(body);
+    copy[setBody](body);
     return copy;
   }
 
@@ -568,7 +575,7 @@ class ResponseImpl extends BodyImpl {
         throw new TypeError(`Response: a ${status} response cannot have a body`);
       const extracted = extract(body);
       typeFrom(this.#headers, extracted);
-      this._setBody(extracted);
+      this[setBody](extracted);
     }
   }
 
@@ -629,7 +636,7 @@ class ResponseImpl extends BodyImpl {
   }
 
   clone(): ResponseImpl {
-    const body = this._cloneBody();
+    const body = this[cloneBody]();
     const copy = new ResponseImpl(null, {
       status: this.#status === 0 ? 200 : this.#status,
       statusText: this.#statusText,
@@ -638,7 +645,7 @@ class ResponseImpl extends BodyImpl {
     copy.#status = this.#status;
     if (responseType.has(this)) responseType.set(copy, "error");
     if (guards.has(this.#headers)) immutable(copy.#headers);
-    copy._setBody(body);
+    copy[setBody](body);
     return copy;
   }
 
