@@ -9,6 +9,9 @@ import { afterAll, describe, expect, it } from "vitest";
 // URLSearchParams predate or miss the standard.
 import * as reference from "whatwg-url";
 import * as web from "../src/image/realm.js";
+import { runImage } from "../src/index.js";
+import { exercise } from "./fixture/apps/fetchy-work.js";
+import { build, Capture, fixture, tmp } from "./helpers.js";
 
 const runs = (seed: number, numRuns = 300) => ({ seed, numRuns });
 
@@ -615,5 +618,18 @@ describe("the image's Response, next to Node's", () => {
     });
     for (let i = 0; i < 4 && !settled; i++) await undefined;
     expect(settled).toBe(true);
+  });
+});
+
+describe("inside a sealed image", () => {
+  it("Fetch-shaped code (URL, Request, Response, Headers, streams, atob) runs as it does in Node", async () => {
+    const built = await build(fixture("apps/fetchy.ts"), tmp());
+    expect(built.webApis).toEqual([]);
+    const out = new Capture();
+    const result = await runImage(built.path, { stdout: out, stderr: out });
+    expect(out.text()).not.toMatch(/Error:|not a constructor/);
+    expect(result.status).toBe(0);
+    const sealed = JSON.parse(out.text()) as unknown[];
+    expect(sealed).toEqual(await exercise());
   });
 });
