@@ -90,6 +90,8 @@ class HeadersImpl {
   // Lowercased names and values, in the order they were added.
   #names: string[] = [];
   #values: string[] = [];
+  // The sorted and combined list, until the next change.
+  #cache: [string, string][] | undefined = undefined;
 
   constructor(init?: HeadersInitish) {
     for (const [name, value] of headerPairs(init)) this.append(name, value);
@@ -103,6 +105,7 @@ class HeadersImpl {
   #mutable(): void {
     if (guards.get(this) === "immutable")
       throw new TypeError("Headers: these headers are immutable");
+    this.#cache = undefined;
   }
 
   append(name: string, value: string): void {
@@ -160,21 +163,30 @@ class HeadersImpl {
 
   /** The Fetch Standard's "sort and combine": names sorted, values joined, each Set-Cookie apart. */
   #sorted(): [string, string][] {
-    const names = [...new Set(this.#names)].sort();
-    const out: [string, string][] = [];
-    for (const name of names) {
-      if (name === "set-cookie") for (const v of this.getSetCookie()) out.push([name, v]);
-      else out.push([name, this.get(name)!]);
+    if (this.#cache !== undefined) return this.#cache;
+    const byName = new Map<string, string[]>();
+    for (let i = 0; i < this.#names.length; i++) {
+      const name = this.#names[i]!;
+      const values = byName.get(name);
+      if (values === undefined) byName.set(name, [this.#values[i]!]);
+      else values.push(this.#values[i]!);
     }
+    const out: [string, string][] = [];
+    for (const name of [...byName.keys()].sort()) {
+      const values = byName.get(name)!;
+      if (name === "set-cookie") for (const v of values) out.push([name, v]);
+      else out.push([name, values.join(", ")]);
+    }
+    this.#cache = out;
     return out;
   }
 
   *entries(): IterableIterator<[string, string]> {
-    // Live, as the standard's iterator: it recomputes the list at each step.
+    // Live, as the standard's iterator: each step reads the current list (recomputed after a change).
     for (let i = 0; ; i++) {
       const pair = this.#sorted()[i];
       if (pair === undefined) return;
-      yield pair;
+      yield [pair[0], pair[1]];
     }
   }
 
