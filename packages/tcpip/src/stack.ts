@@ -189,7 +189,7 @@ export function createDirectStack(
   const dhcp = new DhcpClient(
     {
       mac: iface.mac,
-      mtu: iface.mtu,
+      mtu: iface.configuredMtu,
       clock: devices.clock,
       time: devices.time,
       random: devices.random,
@@ -218,6 +218,8 @@ export function createDirectStack(
               : { address: granted.address, prefix: granted.prefixLength },
             granted?.gateway,
           );
+        // Option 26: the link's MTU, when the server gives one (RFC 2132 §5.1).
+        iface.setMtu(granted?.mtu);
         lease = granted;
         notify();
       },

@@ -64,6 +64,9 @@ describe("DHCP client: acquiring a lease", () => {
     });
     expect(w.changes).toHaveLength(1);
     expect(w.changes[0]!.lease).toBe(lease);
+    // Option 26 applies: segments and datagrams are sized for the leased MTU.
+    expect(client.interface.mtu).toBe(1400);
+    expect(client.interface.maxSegmentSize(ip("10.0.0.7"))).toBe(1380);
 
     const [discover, request, ...rest] = server.seen;
     expect(rest).toHaveLength(0);
@@ -123,6 +126,17 @@ describe("DHCP client: acquiring a lease", () => {
     const flow = await w.run(peer.tcp.connect("10.0.0.100", 80));
     expect(flow.remoteAddress).toBe("10.0.0.100");
     await w.run(flow.close());
+  });
+
+  it("applies the MTU option within the link's MTU, and restores the link's when the lease goes", async () => {
+    w = dhcpWorld(5, { server: { mtu: 9000 } });
+    const lease = await w.run(w.client.dhcp.whenBound());
+    expect(lease.mtu).toBe(9000);
+    expect(w.client.interface.mtu).toBe(1500); // never above the Netif's
+    w.client.interface.setMtu(576);
+    expect(w.client.interface.mtu).toBe(576);
+    await w.run(w.client.dhcp.release());
+    expect(w.client.interface.mtu).toBe(1500);
   });
 
   it("retransmits DISCOVER after 4, 8, 16, 32, 64, 64 s, each ±1 s from Random, with one xid", async () => {

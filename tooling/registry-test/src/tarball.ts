@@ -77,6 +77,11 @@ const NEVER: readonly [RegExp, string][] = [
   [/(^|\/)\.(turbo|changeset|git)(\/|$)/, "repository metadata"],
 ];
 
+/** What even a declared scaffold directory must not hold. */
+const SCAFFOLD_NEVER = NEVER.filter(([, what]) =>
+  ["node_modules", "repository metadata"].includes(what),
+);
+
 export interface Expectations {
   /** The workspace package.json the tarball was packed from. */
   readonly source: Record<string, any>;
@@ -102,7 +107,10 @@ export function tarballProblems(tarball: Tarball, expect: Expectations): string[
       file.startsWith("dist/") ||
       declared.some((d) => file === d || file.startsWith(`${d}/`));
     if (!allowed) problems.push(`${file}: not dist, README, LICENSE, CHANGELOG or a declared file`);
-    for (const [pattern, what] of NEVER) {
+    // Scaffolding a package declares (`templates/`, copied by `atoll new`) is
+    // source by nature: sources, tests and configs are its content.
+    const scaffold = file.startsWith("templates/") && declared.includes("templates");
+    for (const [pattern, what] of scaffold ? SCAFFOLD_NEVER : NEVER) {
       if (pattern.test(file)) problems.push(`${file}: ${what}`);
     }
   }

@@ -146,7 +146,10 @@ export class EthernetInterface implements TcpLower {
   readonly random: Random;
   readonly log: Logger;
   readonly mac: Uint8Array;
-  readonly mtu: number;
+  /** The IPv4 MTU in use: the configured one, or a smaller one from DHCP (see setMtu). */
+  mtu: number;
+  /** The MTU configured at creation (at most the Netif's); buffers are sized for it. */
+  readonly configuredMtu: number;
   readonly ttl: number;
   readonly arp: ArpCacheType;
   readonly reassembler: Reassembler;
@@ -237,6 +240,7 @@ export class EthernetInterface implements TcpLower {
     this.mtu = Math.min(options.mtu ?? devices.netif.mtu, devices.netif.mtu);
     if (!(this.mtu >= 68))
       throw new RangeError(`an IPv4 interface needs an MTU of at least 68, got ${this.mtu}`);
+    this.configuredMtu = this.mtu;
     this.ttl = options.ttl ?? 64;
     this.#announce = options.announce ?? true;
     this.#identification = devices.random.int(0x10000);
@@ -275,6 +279,17 @@ export class EthernetInterface implements TcpLower {
   }
 
   /** Sets (or, with undefined, removes) the address; announces it with gratuitous ARP. */
+  /**
+   * Lowers the MTU to `mtu` (a DHCP server's option 26, RFC 2132 §5.1), never
+   * above the configured one nor below 68; `undefined` restores the configured
+   * MTU. New TCP connections take their MSS from it; datagrams larger than it
+   * are fragmented.
+   */
+  setMtu(mtu: number | undefined): void {
+    this.mtu =
+      mtu === undefined ? this.configuredMtu : Math.max(68, Math.min(mtu, this.configuredMtu));
+  }
+
   configure(address: number | undefined, prefixLength = 32, gateway?: number): void {
     this.#address = address;
     this.#prefixLength = address === undefined ? 0 : prefixLength;
