@@ -105,7 +105,7 @@ const markerPattern = /__atoll_host_(\w+?)__/g;
 const nodeBuiltins = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
 
 /** The runtime files the image links in, from this package's sources or its dist. */
-function runtimeFile(name: "index" | "realm"): string {
+function runtimeFile(name: "index" | "shims" | "fetch" | "web"): string {
   const here = fileURLToPath(import.meta.url);
   const candidates = here.endsWith(".ts")
     ? [path.join(path.dirname(here), "..", "image", `${name}.ts`)]
@@ -133,26 +133,17 @@ interface Pass {
 }
 
 /**
- * Web APIs beyond what image/realm.ts provides, which a sealed realm (boundary
- * ABI 1) lacks. `atoll build` reports where the image names them.
+ * Web APIs beyond what image/realm.ts provides (Fetch's classes, URL, Web
+ * streams, encoding, events and aborts), which a sealed realm (boundary ABI 1)
+ * lacks. `atoll build` reports where the image names them.
  */
 export const unprovidedWebApis = [
-  "Request",
-  "Response",
-  "Headers",
-  "URL",
-  "URLSearchParams",
-  "ReadableStream",
-  "WritableStream",
-  "TransformStream",
   "Blob",
   "File",
   "FormData",
   "WebSocket",
   "crypto",
   "structuredClone",
-  "atob",
-  "btoa",
   "navigator",
   "location",
 ] as const;
@@ -315,9 +306,9 @@ async function bundle(
         ...Object.fromEntries(realmGlobals.map((g) => [`globalThis.${g}`, g])),
         ...defines,
       },
-      inject: [runtimeFile("realm")],
+      inject: [runtimeFile("shims"), runtimeFile("fetch"), runtimeFile("web")],
       // `import site from "static-kv:./public"` embeds a directory (@atoll/kv's static store).
-      plugins: [hostCheck, staticKvPlugin() as esbuild.Plugin],
+      plugins: [hostCheck, realmFeatureTests, staticKvPlugin() as esbuild.Plugin],
       logLevel: "silent",
     });
   } catch (error) {
@@ -346,6 +337,46 @@ async function bundle(
   const code = js.text.replace(webMarkerPattern, (_, name: string) => `globalThis.${name}`);
   return { code, metafile: result.metafile, webApis };
 }
+
+/**
+ * web-streams-polyfill (injected for ReadableStream and friends) looks for a
+ * global object through `global` and for `structuredClone` by feature tests;
+ * in an image the answers are known (globalThis, and no structuredClone), so
+ * the probes are answered here rather than reported as host needs. Both
+ * packages are marked free of side effects.
+ */
+const realmFeatureTests: esbuild.Plugin = {
+  name: "atoll-realm-feature-tests",
+  setup(build) {
+    // Their modules compute tables when evaluated; an image that uses none of their names drops them.
+    build.onResolve({ filter: /^(web-streams-polyfill|whatwg-url-minimum)$/ }, async (args) => {
+      if ((args.pluginData as { lookup?: boolean } | undefined)?.lookup === true) return undefined;
+      const resolved = await build.resolve(args.path, {
+        kind: args.kind,
+        resolveDir: args.resolveDir,
+        importer: args.importer,
+        pluginData: { lookup: true },
+      });
+      if (resolved.errors.length > 0) return { errors: resolved.errors };
+      return { path: resolved.path, sideEffects: false };
+    });
+    const probes: readonly (readonly [string, string])[] = [
+      [':"undefined"!=typeof global?global:void 0', ":void 0"],
+      ['"function"==typeof structuredClone?e=>structuredClone(e,{transfer:[e]}):', ""],
+    ];
+    build.onLoad({ filter: /[\\/]web-streams-polyfill[\\/]dist[\\/]ponyfill\.mjs$/ }, (args) => {
+      let text = readFileSync(args.path, "utf8");
+      for (const [probe, answer] of probes) {
+        if (!text.includes(probe))
+          throw new Error(
+            `${args.path}: this version of web-streams-polyfill probes for host globals differently; update atoll build's realmFeatureTests`,
+          );
+        text = text.replace(probe, answer);
+      }
+      return { contents: text, loader: "js" };
+    });
+  },
+};
 
 /** The host resources that survived tree-shaking, each with an import chain from the entry. */
 function hostNeeds(

@@ -1,254 +1,64 @@
-// The Web APIs that platform-neutral Atoll code may use beyond ECMAScript
-// (TextEncoder, TextDecoder, queueMicrotask, EventTarget, AbortController,
-// DOMException), implemented in ECMAScript so a sealed image brings its own:
-// the realm a tender provides holds ECMAScript built-ins only. `atoll build`
-// injects them (esbuild's `inject`): each reference to one of these globals in
-// the image becomes a reference to the export of the same name here, so an
-// image carries only the ones its code uses, and none is put on its global.
+// The Web APIs that platform-neutral code may use beyond ECMAScript,
+// implemented in ECMAScript so a sealed image brings its own: the realm a
+// tender provides holds ECMAScript built-ins only. `atoll build` injects them
+// (esbuild's `inject` of the three files below, not of this one, which only
+// gathers them): each reference to one of these globals in the image
+// becomes a reference to the export of the same name here, so an image
+// carries only the ones its code uses, and none is put on its global.
+//
+//   TextEncoder, TextDecoder, EventTarget, AbortController, DOMException,
+//   queueMicrotask, atob, btoa         image/shims.ts
+//   Headers, Request, Response         image/fetch.ts (the Fetch Standard's classes)
+//   URL, URLSearchParams               image/web.ts: whatwg-url-minimum (a port of jsdom's whatwg-url)
+//   ReadableStream, WritableStream,
+//   TransformStream, ...               image/web.ts: web-streams-polyfill (the WHATWG reference
+//                                      implementation, as a ponyfill)
 
-type Listener = ((event: any) => void) | { handleEvent(event: any): void };
-
-class EventShim {
-  readonly type: string;
-  target: unknown = null;
-  defaultPrevented = false;
-  constructor(type: string) {
-    this.type = String(type);
-  }
-  preventDefault(): void {
-    this.defaultPrevented = true;
-  }
-}
-
-class EventTargetShim {
-  #listeners = new Map<string, Array<{ listener: Listener; once: boolean }>>();
-
-  addEventListener(
-    type: string,
-    listener: Listener | null,
-    options?: { once?: boolean } | boolean,
-  ) {
-    if (listener == null) return;
-    const list = this.#listeners.get(type) ?? [];
-    if (list.some((l) => l.listener === listener)) return;
-    list.push({ listener, once: typeof options === "object" && options?.once === true });
-    this.#listeners.set(type, list);
-  }
-
-  removeEventListener(type: string, listener: Listener | null) {
-    const list = this.#listeners.get(type);
-    if (list === undefined) return;
-    const i = list.findIndex((l) => l.listener === listener);
-    if (i >= 0) list.splice(i, 1);
-  }
-
-  dispatchEvent(event: EventShim): boolean {
-    event.target = this;
-    const handler = (this as unknown as Record<string, unknown>)[`on${event.type}`];
-    if (typeof handler === "function") handler.call(this, event);
-    for (const entry of [...(this.#listeners.get(event.type) ?? [])]) {
-      if (entry.once) this.removeEventListener(event.type, entry.listener);
-      const l = entry.listener;
-      if (typeof l === "function") l.call(this, event);
-      else l.handleEvent(event);
-    }
-    return !event.defaultPrevented;
-  }
-}
-
-class DOMExceptionShim extends Error {
-  constructor(message = "", name = "Error") {
-    super(message);
-    this.name = name;
-  }
-}
-
-const abortSignal = Symbol("abort");
-
-class AbortSignalShim extends EventTargetShim {
-  aborted = false;
-  reason: unknown = undefined;
-  onabort: ((event: EventShim) => void) | null = null;
-
-  throwIfAborted(): void {
-    if (this.aborted) throw this.reason;
-  }
-
-  [abortSignal](reason: unknown): void {
-    if (this.aborted) return;
-    this.aborted = true;
-    this.reason =
-      reason === undefined
-        ? new DOMExceptionShim("This operation was aborted", "AbortError")
-        : reason;
-    this.dispatchEvent(new EventShim("abort"));
-  }
-
-  static abort(reason?: unknown): AbortSignalShim {
-    const signal = new AbortSignalShim();
-    signal[abortSignal](reason);
-    return signal;
-  }
-}
-
-class AbortControllerShim {
-  readonly signal = new AbortSignalShim();
-  abort(reason?: unknown): void {
-    this.signal[abortSignal](reason);
-  }
-}
-
-class TextEncoderShim {
-  readonly encoding = "utf-8";
-
-  encode(input = ""): Uint8Array {
-    const out = new Uint8Array(input.length * 3);
-    return out.subarray(0, this.encodeInto(input, out).written);
-  }
-
-  encodeInto(input: string, dest: Uint8Array): { read: number; written: number } {
-    let read = 0;
-    let at = 0;
-    const n = input.length;
-    while (read < n) {
-      let c = input.charCodeAt(read);
-      let units = 1;
-      if (c >= 0xd800 && c <= 0xdbff && read + 1 < n) {
-        const d = input.charCodeAt(read + 1);
-        if (d >= 0xdc00 && d <= 0xdfff) {
-          c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00);
-          units = 2;
-        }
-      }
-      if (c >= 0xd800 && c <= 0xdfff) c = 0xfffd; // a lone surrogate
-      const size = c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
-      if (at + size > dest.length) break;
-      if (size === 1) dest[at++] = c;
-      else {
-        const shift = (size - 1) * 6;
-        dest[at++] = ((0xf00 >> size) & 0xff) | (c >> shift);
-        for (let s = shift - 6; s >= 0; s -= 6) dest[at++] = 0x80 | ((c >> s) & 0x3f);
-      }
-      read += units;
-    }
-    return { read, written: at };
-  }
-}
-
-/** UTF-8 decoding as the WHATWG Encoding Standard specifies it, streaming included. */
-class TextDecoderShim {
-  readonly encoding = "utf-8";
-  readonly fatal: boolean;
-  readonly ignoreBOM: boolean;
-  #need = 0;
-  #seen = 0;
-  #code = 0;
-  #lower = 0x80;
-  #upper = 0xbf;
-  #bomChecked = false;
-
-  constructor(label = "utf-8", options: { fatal?: boolean; ignoreBOM?: boolean } = {}) {
-    if (!/^(utf-?8|unicode-1-1-utf-8)$/i.test(String(label).trim()))
-      throw new RangeError(`TextDecoder: only utf-8 is available in a sealed image, not ${label}`);
-    this.fatal = options.fatal === true;
-    this.ignoreBOM = options.ignoreBOM === true;
-  }
-
-  decode(input?: ArrayBufferView | ArrayBuffer, options: { stream?: boolean } = {}): string {
-    const bytes =
-      input === undefined
-        ? new Uint8Array(0)
-        : ArrayBuffer.isView(input)
-          ? new Uint8Array(input.buffer, input.byteOffset, input.byteLength)
-          : new Uint8Array(input);
-    const codes: number[] = [];
-    let out = "";
-    const emit = (c: number) => {
-      if (c > 0xffff) codes.push(0xd800 + ((c - 0x10000) >> 10), 0xdc00 + (c & 0x3ff));
-      else codes.push(c);
-      if (codes.length > 4096) {
-        out += String.fromCharCode(...codes);
-        codes.length = 0;
-      }
-    };
-    const bad = () => {
-      if (this.fatal) {
-        this.#need = 0;
-        throw new TypeError("The encoded data was not valid utf-8");
-      }
-      emit(0xfffd);
-    };
-    for (let i = 0; i < bytes.length; i++) {
-      const b = bytes[i]!;
-      if (this.#need === 0) {
-        if (b <= 0x7f) emit(b);
-        else if (b >= 0xc2 && b <= 0xdf) [this.#need, this.#code] = [1, b & 0x1f];
-        else if (b >= 0xe0 && b <= 0xef) {
-          if (b === 0xe0) this.#lower = 0xa0;
-          if (b === 0xed) this.#upper = 0x9f;
-          [this.#need, this.#code] = [2, b & 0x0f];
-        } else if (b >= 0xf0 && b <= 0xf4) {
-          if (b === 0xf0) this.#lower = 0x90;
-          if (b === 0xf4) this.#upper = 0x8f;
-          [this.#need, this.#code] = [3, b & 0x07];
-        } else bad();
-        continue;
-      }
-      if (b < this.#lower || b > this.#upper) {
-        this.#need = this.#seen = this.#code = 0;
-        this.#lower = 0x80;
-        this.#upper = 0xbf;
-        bad();
-        i--; // the byte starts afresh
-        continue;
-      }
-      this.#lower = 0x80;
-      this.#upper = 0xbf;
-      this.#code = (this.#code << 6) | (b & 0x3f);
-      if (++this.#seen === this.#need) {
-        emit(this.#code);
-        this.#need = this.#seen = this.#code = 0;
-      }
-    }
-    if (options.stream !== true && this.#need !== 0) {
-      this.#need = this.#seen = this.#code = 0;
-      this.#lower = 0x80;
-      this.#upper = 0xbf;
-      bad();
-    }
-    out += String.fromCharCode(...codes);
-    if (!this.#bomChecked && out.length > 0) {
-      this.#bomChecked = true;
-      if (!this.ignoreBOM && out.charCodeAt(0) === 0xfeff) out = out.slice(1);
-    }
-    if (options.stream !== true) this.#bomChecked = false;
-    return out;
-  }
-}
-
+export { Headers, Request, Response } from "./fetch.js";
 export {
-  AbortControllerShim as AbortController,
-  AbortSignalShim as AbortSignal,
-  DOMExceptionShim as DOMException,
-  EventShim as Event,
-  EventTargetShim as EventTarget,
-  TextDecoderShim as TextDecoder,
-  TextEncoderShim as TextEncoder,
-};
-
-/** Runs `callback` after the current task, as a microtask. */
-export function queueMicrotask(callback: () => void): void {
-  Promise.resolve().then(callback);
-}
+  AbortController,
+  AbortSignal,
+  atob,
+  btoa,
+  DOMException,
+  Event,
+  EventTarget,
+  queueMicrotask,
+  TextDecoder,
+  TextEncoder,
+} from "./shims.js";
+export {
+  ByteLengthQueuingStrategy,
+  CountQueuingStrategy,
+  ReadableStream,
+  ReadableStreamDefaultReader,
+  TransformStream,
+  URL,
+  URLSearchParams,
+  WritableStream,
+} from "./web.js";
 
 /** The names this module provides, for `atoll build` (references to `globalThis.NAME` too). */
 export const realmGlobals = [
   "AbortController",
   "AbortSignal",
+  "ByteLengthQueuingStrategy",
+  "CountQueuingStrategy",
   "DOMException",
   "Event",
   "EventTarget",
+  "Headers",
+  "ReadableStream",
+  "ReadableStreamDefaultReader",
+  "Request",
+  "Response",
   "TextDecoder",
   "TextEncoder",
+  "TransformStream",
+  "URL",
+  "URLSearchParams",
+  "WritableStream",
+  "atob",
+  "btoa",
   "queueMicrotask",
 ] as const;
