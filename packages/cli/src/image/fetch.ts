@@ -10,6 +10,16 @@
 
 import { ReadableStream } from "web-streams-polyfill";
 import { URL, URLSearchParams } from "whatwg-url-minimum";
+
+/**
+ * A URL object as the signatures take it (anything whose string form is the
+ * URL): the published declarations name no type of whatwg-url-minimum, whose
+ * own declarations need a newer DOM library than a consumer may have.
+ */
+interface UrlLike {
+  readonly href: string;
+}
+
 import { AbortController, TextDecoder, TextEncoder } from "./shims.js";
 
 // Members shared by the classes of this module, and no one else's.
@@ -425,7 +435,7 @@ class RequestImpl extends BodyImpl {
   #signal: AbortSignal;
   #redirect: string;
 
-  constructor(input: string | URL | RequestImpl, init: RequestInitish = {}) {
+  constructor(input: string | UrlLike | RequestImpl, init: RequestInitish = {}) {
     super();
     if (init === null || (typeof init !== "object" && typeof init !== "function"))
       init = {} as RequestInitish;
@@ -599,7 +609,7 @@ class ResponseImpl extends BodyImpl {
     return response;
   }
 
-  static redirect(url: string | URL, status = 302): ResponseImpl {
+  static redirect(url: string | UrlLike, status = 302): ResponseImpl {
     let parsed: URL;
     try {
       parsed = new URL(String(url));

@@ -11,4 +11,11 @@ export {
   TransformStream,
   WritableStream,
 } from "web-streams-polyfill";
-export { URL, URLSearchParams } from "whatwg-url-minimum";
+
+import { URLSearchParams as SearchParamsImpl, URL as UrlImpl } from "whatwg-url-minimum";
+
+// Typed opaquely: only `atoll build` consumes these (by injection), and the
+// published declarations then name no type of whatwg-url-minimum, whose own
+// declarations need a newer DOM library than a consumer may have.
+export const URL: abstract new (...args: never[]) => unknown = UrlImpl;
+export const URLSearchParams: abstract new (...args: never[]) => unknown = SearchParamsImpl;
