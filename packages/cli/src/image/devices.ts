@@ -451,8 +451,8 @@ export const blockSlot: SlotFactory = (slot, machine) =>
 
 // ---- kv --------------------------------------------------------------------------------------
 
-const utf8 = new TextEncoder();
-const fromUtf8 = new TextDecoder();
+const utf8 = /* @__PURE__ */ new TextEncoder();
+const fromUtf8 = /* @__PURE__ */ new TextDecoder();
 
 interface KvReply {
   readonly status: number;

@@ -264,7 +264,12 @@ export class KvServer {
         if (request === undefined) break;
         const id = request.length >= 4 ? new DataView(request.buffer).getUint32(0, true) : 0;
         const answer = await this.#answer(request);
-        if (answer === undefined) continue; // a stage: answered with the request it belongs to
+        if (answer === undefined) {
+          // A stage is answered with the request it belongs to; the image may be waiting
+          // for the room it took, to send the rest.
+          host.raise(slot.index);
+          continue;
+        }
         if (!host.running) break;
         const header = new Uint8Array(KV_RESPONSE_HEADER);
         const out = new DataView(header.buffer);
