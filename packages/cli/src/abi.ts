@@ -96,11 +96,76 @@ export enum BlockStatus {
   unsupported = -5,
 }
 
+/**
+ * Key-value request and response layouts (bytes). A request is the header,
+ * then the key (UTF-8, `keyLength` bytes), the second key of a rename
+ * (`key2Length` bytes), then the data of a set or setPartial. A response is
+ * the header, then its payload (`dataLength` bytes).
+ */
+export const KV_REQUEST_HEADER = 32;
+export const KV_RESPONSE_HEADER = 24;
+/** The longest key (UTF-8 bytes) that crosses the boundary. */
+export const KV_MAX_KEY = 4096;
+/** The longest error message a response carries (UTF-8 bytes). */
+export const KV_MAX_MESSAGE = 1024;
+export enum KvOp {
+  exists = 1,
+  /** `length` bytes from `offset` (n1, n2); answers the value's total size in n. */
+  read = 2,
+  /** Entries from index n1 on; answers the entry count in n. */
+  list = 3,
+  lastModified = 4,
+  digest = 5,
+  size = 6,
+  /** Bind the key to the staged data plus this request's data. */
+  set = 7,
+  /** Write the staged data plus this request's data at offset n1. */
+  setPartial = 8,
+  remove = 9,
+  rename = 10,
+  /** n1 = size, n2 = lastModified (NaN: now). */
+  allocate = 11,
+  flush = 12,
+  /** Append this request's data to the staging buffer of the request id; no response. */
+  stage = 13,
+}
+export enum KvStatus {
+  ok = 0,
+  io = -1,
+  notFound = -2,
+  dictionaryExpected = -3,
+  valueExpected = -4,
+  alreadyPresent = -5,
+  renameSourcePrefix = -6,
+  noSpace = -7,
+  range = -8,
+  invalidKey = -9,
+  /** The tender refused a malformed request. */
+  invalid = -10,
+  readOnly = -11,
+  /** The staged value exceeds the slot's maxValue. */
+  tooLarge = -12,
+}
+/** List entry kinds (the first byte of each entry: kind u8, name length u16 LE, name UTF-8). */
+export enum KvKind {
+  none = 0,
+  value = 1,
+  dictionary = 2,
+}
+
 /** The most slots an image can declare (two 32-bit ready words). */
 export const MAX_SLOTS = 64;
 
 /** What kind of device serves a signature id across the boundary. */
-export type SlotKind = "console" | "clock" | "wallclock" | "time" | "random" | "net" | "block";
+export type SlotKind =
+  | "console"
+  | "clock"
+  | "wallclock"
+  | "time"
+  | "random"
+  | "net"
+  | "block"
+  | "kv";
 
 /** Signature ids a tender of this ABI can serve, and the kind of device behind each. */
 export const slotKinds: Readonly<Record<string, SlotKind>> = {
@@ -111,6 +176,8 @@ export const slotKinds: Readonly<Record<string, SlotKind>> = {
   "atoll.random/1": "random",
   "atoll.netif/1": "net",
   "atoll.block/1": "block",
+  "atoll.kv.ro/1": "kv",
+  "atoll.kv.rw/1": "kv",
 };
 
 /** Kinds the tender provides by itself; the others need an attachment on the command line. */
@@ -148,6 +215,17 @@ export type BootSlot =
       readonly sectorCount: number;
       readonly readWrite: boolean;
       readonly maxIo: number;
+      readonly req: RingPlace;
+      readonly resp: RingPlace;
+    })
+  | (SlotBase & {
+      readonly kind: "kv";
+      /** False for a KvRo slot (atoll.kv.ro/1) and for a read-only attachment. */
+      readonly readWrite: boolean;
+      /** The largest message payload (keys plus data, or response data) in bytes. */
+      readonly maxIo: number;
+      /** The largest value a set or setPartial may stage in bytes. */
+      readonly maxValue: number;
       readonly req: RingPlace;
       readonly resp: RingPlace;
     });

@@ -107,11 +107,12 @@ Options:
   run: `atoll run — run an image with nothing but its declared devices
 
 Usage: atoll run IMAGE [--mem=MB] [--net:SLOT=tapN|tap:IFNAME|switch:NAME]
-                       [--block:SLOT=PATH] [--block-ro:SLOT=PATH] [-- ARGS...]
+                       [--block:SLOT=PATH] [--block-ro:SLOT=PATH] [--kv:SLOT=DIR]
+                       [-- ARGS...]
 
 The image runs in its own thread, in a realm holding ECMAScript built-ins and
 its devices only. Console, clocks, time and random slots are provided by the
-tender; every network and block slot must be attached, and attaching a slot
+tender; every network, block and kv slot must be attached, and attaching a slot
 the image does not declare is an error. ARGS go to the application
 (-- --help lists them).
 
@@ -125,7 +126,8 @@ Options:
   --block:SLOT=PATH        attach a block slot to a disk image file or block device,
                            read-write (one writer at a time: the image is locked)
   --block-ro:SLOT=PATH     the same, read-only (any number of readers)
-  --kv:SLOT=DIR            reserved for kv slots (not in boundary ABI 1)
+  --kv:SLOT=DIR            attach a kv slot to a host directory: read-write for a
+                           KvRw slot (atoll.kv.rw/1), read-only for a KvRo slot
   -h, --help               this help
 
 Exit status: the image's (0 success, 1 failure, 255 abort), 2 for usage and
@@ -228,7 +230,9 @@ const kindNote = (id: string) => {
   if (providedKinds.has(kind)) return "provided by the tender";
   return kind === "net"
     ? "attach with --net:SLOT=tapN|tap:IFNAME|switch:NAME"
-    : "attach with --block:SLOT=PATH or --block-ro:SLOT=PATH";
+    : kind === "kv"
+      ? "attach with --kv:SLOT=DIR"
+      : "attach with --block:SLOT=PATH or --block-ro:SLOT=PATH";
 };
 
 /** The manifest for people. */
@@ -262,7 +266,11 @@ export function formatManifest(file: string, image: ParsedImage, s: Styles): str
   const attach = slots
     .filter(([, id]) => !providedKinds.has(slotKinds[id]!))
     .map(([name, id]) =>
-      slotKinds[id] === "net" ? ` --net:${name}=tap0` : ` --block:${name}=disk.img`,
+      slotKinds[id] === "net"
+        ? ` --net:${name}=tap0`
+        : slotKinds[id] === "kv"
+          ? ` --kv:${name}=DIR`
+          : ` --block:${name}=disk.img`,
     )
     .join("");
   lines.push(
@@ -361,7 +369,7 @@ async function run(p: Parsed, io: CliIo, err: Styles): Promise<number> {
     if (values.length > 1) throw new UsageError(`--${name} is given twice`);
     const value = values[0]!;
     if (kind === "net") net[slot] = value;
-    else if (kind === "kv") kv[slot] = value;
+    else if (kind === "kv") kv[slot] = value === "" ? value : path.resolve(io.cwd, value);
     else {
       if (block[slot] !== undefined)
         throw new UsageError(

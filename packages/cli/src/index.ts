@@ -26,6 +26,7 @@ export {
   type BlockPath,
   checkAttachments,
   DEFAULT_MEMORY_MB,
+  type KvAttachment,
   type NetAttachment,
   type PrestartedVcpu,
   prestartVcpu,

@@ -1,9 +1,13 @@
 // The boundary drivers (what an image sees) pass the same conformance suites
 // as every other driver of their signatures.
 
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { type Block, MemoryBlock, MemoryDisk } from "@atoll/block";
 import { blockConformance } from "@atoll/block/conformance";
 import type { MonotonicClock, Time, WallClock } from "@atoll/clock";
+import { VirtualTime } from "@atoll/clock";
 import {
   monotonicClockConformance,
   timeConformance,
@@ -13,12 +17,17 @@ import type { Console } from "@atoll/console";
 import { consoleConformance } from "@atoll/console/conformance";
 import type { Random } from "@atoll/entropy";
 import { randomConformance } from "@atoll/entropy/conformance";
+import { type KvRo, type KvRw, readOnlyView } from "@atoll/kv";
+import { kvRoConformance, kvRwConformance } from "@atoll/kv/conformance";
+import { DirectoryKv } from "@atoll/kv/node";
 import { MemorySwitch, type Netif } from "@atoll/netif";
 import { netifConformance } from "@atoll/netif/conformance";
+import { afterAll } from "vitest";
 import {
   blockSlot,
   clockSlot,
   consoleSlot,
+  kvSlot,
   netSlot,
   randomSlot,
   timeSlot,
@@ -167,3 +176,78 @@ for (const readOnly of [false, true]) {
     },
   });
 }
+
+// The image's kv stores, served by the tender from @atoll/kv's directory driver on a temporary
+// directory (the driver the tender uses for --kv:SLOT=DIR).
+const kvRoot = mkdtempSync(path.join(tmpdir(), "atoll-cli-kv-"));
+afterAll(() => rmSync(kvRoot, { recursive: true, force: true }));
+let kvDirs = 0;
+const kvDir = () => {
+  const dir = path.join(kvRoot, `d${kvDirs++}`);
+  mkdirSync(dir);
+  return dir;
+};
+
+async function boundaryKv(host: KvRo | KvRw, readWrite: boolean) {
+  const signature = readWrite ? "atoll.kv.rw/1" : "atoll.kv.ro/1";
+  const h = machineHarness([{ kind: "kv", name: "store", signature, readWrite }], {
+    kv: { store: host },
+  });
+  const kv = await h.connect(kvSlot(h.boot.slots[0]!, h.machine));
+  return { h, kv };
+}
+
+kvRwConformance({
+  name: "kv.boundary",
+  propertyRuns: 8,
+  async setup() {
+    const world = new VirtualTime({ epochMs: Date.UTC(2024, 5, 1) });
+    const root = kvDir();
+    const open = async () => {
+      const host = await DirectoryKv.open(root, world.wallClock);
+      const { h, kv } = await boundaryKv(host, true);
+      return { h, host, kv: kv as KvRw };
+    };
+    let current = await open();
+    const all = [current];
+    return {
+      get kv() {
+        return current.kv;
+      },
+      now: () => world.wallClock.now(),
+      async reopen() {
+        await current.host.flush();
+        current.host.close();
+        current = await open();
+        all.push(current);
+        return current.kv;
+      },
+      all,
+    };
+  },
+  teardown: ({ all }) => {
+    for (const { h, host } of all) {
+      h.close();
+      host.close();
+    }
+  },
+});
+
+kvRoConformance({
+  name: "kv.boundary-ro",
+  async setup(fixture) {
+    const root = kvDir();
+    for (const [key, value] of fixture) {
+      const file = path.join(root, ...key.split("/").slice(1));
+      mkdirSync(path.dirname(file), { recursive: true });
+      writeFileSync(file, value);
+    }
+    const host = await DirectoryKv.open(root, undefined);
+    const { h, kv } = await boundaryKv(readOnlyView(host), false);
+    return { h, host, kv: kv as KvRo };
+  },
+  teardown: ({ h, host }) => {
+    h.close();
+    host.close();
+  },
+});

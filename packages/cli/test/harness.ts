@@ -4,16 +4,18 @@
 // BlockServer) from host devices the test provides.
 import type { Block } from "@atoll/block";
 import type { AnyDriver } from "@atoll/core";
+import type { KvRo, KvRw } from "@atoll/kv";
 import type { Netif } from "@atoll/netif";
 import { ConsoleInFlag, ConsoleOutFlag, Float, State, Word } from "../src/abi.js";
 import { Machine } from "../src/image/machine.js";
 import { CopyingRingConsumer, RingProducer } from "../src/ring.js";
 import { layoutMemory, type SlotSpec } from "../src/tender/layout.js";
-import { BlockServer, NetServer, type ServerHost } from "../src/tender/serve.js";
+import { BlockServer, KvServer, NetServer, type ServerHost } from "../src/tender/serve.js";
 
 export interface HostDevices {
   readonly net?: Readonly<Record<string, Netif>>;
   readonly block?: Readonly<Record<string, Block>>;
+  readonly kv?: Readonly<Record<string, KvRo | KvRw>>;
 }
 
 export function machineHarness(slots: SlotSpec[] = [], devices: HostDevices = {}) {
@@ -57,12 +59,13 @@ export function machineHarness(slots: SlotSpec[] = [], devices: HostDevices = {}
       return !closed;
     },
   };
-  const servers: Array<NetServer | BlockServer> = [];
+  const servers: Array<NetServer | BlockServer | KvServer> = [];
   for (const slot of layout.boot.slots) {
     if (slot.kind === "net")
       servers.push(new NetServer(slot, devices.net![slot.name]!, memory, host));
     if (slot.kind === "block")
       servers.push(new BlockServer(slot, devices.block![slot.name]!, memory, host));
+    if (slot.kind === "kv") servers.push(new KvServer(slot, devices.kv![slot.name]!, memory, host));
   }
   function serve() {
     if (closed) return;

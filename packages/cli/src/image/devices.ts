@@ -16,6 +16,25 @@ import { MonotonicClock, sleepWith, Time, WallClock } from "@atoll/clock";
 import { Console } from "@atoll/console";
 import { type AnyDriver, AtollError, DisconnectedError, driver } from "@atoll/core";
 import { ChaCha20Stream, Random, RandomSource } from "@atoll/entropy";
+import {
+  AlreadyPresentError,
+  DictionaryExpectedError,
+  type EntryKind,
+  InvalidKeyError,
+  type Key,
+  KeyNotFoundError,
+  type KvEntry,
+  KvIoError,
+  KvRangeError,
+  KvRo,
+  KvRw,
+  type KvValue,
+  NoSpaceError,
+  parseKey,
+  RenameSourcePrefixError,
+  readOnlyView,
+  ValueExpectedError,
+} from "@atoll/kv";
 import { Netif, type NetifStats } from "@atoll/netif";
 import {
   BLOCK_REQUEST_HEADER,
@@ -23,6 +42,12 @@ import {
   BlockOp,
   BlockStatus,
   type BootSlot,
+  KV_MAX_KEY,
+  KV_REQUEST_HEADER,
+  KV_RESPONSE_HEADER,
+  KvKind,
+  KvOp,
+  KvStatus,
 } from "../abi.js";
 import { RingConsumer, RingProducer } from "../ring.js";
 import type { Machine } from "./machine.js";
@@ -424,6 +449,340 @@ export const blockSlot: SlotFactory = (slot, machine) =>
     disconnect: (block) => (block as BoundaryBlock).disconnect(),
   });
 
+// ---- kv --------------------------------------------------------------------------------------
+
+const utf8 = /* @__PURE__ */ new TextEncoder();
+const fromUtf8 = /* @__PURE__ */ new TextDecoder();
+
+interface KvReply {
+  readonly status: number;
+  readonly n: number;
+  readonly data: Uint8Array;
+}
+
+interface KvPending {
+  resolve(reply: KvReply): void;
+  reject(error: unknown): void;
+}
+
+/** One request on its way: its header and body, and who waits for the answer (none for a stage). */
+type KvMessage = [id: number, header: Uint8Array, body: Uint8Array, pending: KvPending | undefined];
+
+const checkCount = (name: string, n: number) => {
+  if (!Number.isSafeInteger(n) || n < 0)
+    throw new KvRangeError(`${name} must be a non-negative integer, got ${n}`);
+};
+
+/** The canonical text of a key and its UTF-8 bytes; InvalidKeyError for a malformed or overlong key. */
+function keyBytes(key: Key): [text: string, bytes: Uint8Array] {
+  const text = `/${parseKey(key).join("/")}`;
+  const bytes = utf8.encode(text);
+  if (bytes.length > KV_MAX_KEY)
+    throw new InvalidKeyError(text, `longer than ${KV_MAX_KEY} bytes of UTF-8`);
+  return [text, bytes];
+}
+
+/** The error a kv response status stands for, with the keys of the request it answers. */
+function kvError(status: number, payload: string, key: string, key2: string): Error {
+  switch (status) {
+    case KvStatus.notFound:
+      return new KeyNotFoundError(payload || key);
+    case KvStatus.dictionaryExpected:
+      return new DictionaryExpectedError(payload || key);
+    case KvStatus.valueExpected:
+      return new ValueExpectedError(payload || key);
+    case KvStatus.alreadyPresent:
+      return new AlreadyPresentError(payload || key);
+    case KvStatus.renameSourcePrefix:
+      return new RenameSourcePrefixError(key, key2);
+    case KvStatus.noSpace:
+      return new NoSpaceError(payload.replace(/^no space left: /, ""));
+    case KvStatus.tooLarge:
+      return new NoSpaceError(payload || "the value is larger than the boundary allows");
+    case KvStatus.range:
+      return new KvRangeError(payload);
+    case KvStatus.invalidKey:
+      return new InvalidKeyError(key, payload);
+    case KvStatus.readOnly:
+      return new KvIoError("the store is attached read-only");
+    case KvStatus.invalid:
+      return new KvIoError(`the tender refused a malformed request: ${payload}`);
+    default:
+      return new KvIoError(
+        payload === "" ? `the host failed the request (status ${status})` : payload,
+      );
+  }
+}
+
+/** A KvRw whose every call is a message to the tender; nothing but bytes crosses. */
+class BoundaryKv implements KvRw {
+  readonly #slot: SlotOf<"kv">;
+  readonly #req: RingProducer;
+  readonly #resp: RingConsumer;
+  readonly #machine: Machine;
+  readonly #inflight = new Map<number, KvPending>();
+  readonly #waiting: KvMessage[] = [];
+  #nextId = 1;
+  #connected = true;
+
+  constructor(slot: SlotOf<"kv">, machine: Machine) {
+    this.#slot = slot;
+    this.#machine = machine;
+    this.#req = new RingProducer(machine.memory, slot.req);
+    this.#resp = new RingConsumer(machine.memory, slot.resp, KV_RESPONSE_HEADER + slot.maxIo);
+    machine.onReady(slot.index, () => this.#complete());
+  }
+
+  async exists(key: Key): Promise<EntryKind | undefined> {
+    const { n } = await this.#call(KvOp.exists, key);
+    return n === KvKind.value ? "value" : n === KvKind.dictionary ? "dictionary" : undefined;
+  }
+
+  async get(key: Key): Promise<Uint8Array> {
+    return this.#read(key, 0, Number.MAX_SAFE_INTEGER);
+  }
+
+  async getPartial(key: Key, offset: number, length: number): Promise<Uint8Array> {
+    checkCount("offset", offset);
+    checkCount("length", length);
+    return this.#read(key, offset, length);
+  }
+
+  /** Reads in messages of at most maxIo bytes; starts over (at most 3 times) when the value changes size meanwhile. */
+  async #read(key: Key, offset: number, length: number): Promise<Uint8Array> {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const first = await this.#call(KvOp.read, key, offset, Math.min(length, this.#slot.maxIo));
+      const total = first.n;
+      const want = Math.max(0, Math.min(length, total - offset));
+      if (first.data.length === want) return first.data;
+      if (first.data.length > want) break;
+      const out = new Uint8Array(want);
+      out.set(first.data);
+      let got = first.data.length;
+      let changed = false;
+      while (got < want) {
+        const part = await this.#call(
+          KvOp.read,
+          key,
+          offset + got,
+          Math.min(want - got, this.#slot.maxIo),
+        );
+        if (part.n !== total || part.data.length === 0 || part.data.length > want - got) {
+          changed = true;
+          break;
+        }
+        out.set(part.data, got);
+        got += part.data.length;
+      }
+      if (!changed) return out;
+    }
+    throw new KvIoError(`${keyBytes(key)[0]} kept changing while it was read across the boundary`);
+  }
+
+  async list(key: Key): Promise<KvEntry[]> {
+    const [text] = keyBytes(key);
+    const prefix = text === "/" ? "/" : `${text}/`;
+    const out: KvEntry[] = [];
+    for (;;) {
+      const { n: total, data } = await this.#call(KvOp.list, key, out.length);
+      let at = 0;
+      const before = out.length;
+      while (at + 3 <= data.length) {
+        const kind = data[at]!;
+        const length = data[at + 1]! | (data[at + 2]! << 8);
+        const name = fromUtf8.decode(data.subarray(at + 3, at + 3 + length));
+        at += 3 + length;
+        if (at > data.length || (kind !== KvKind.value && kind !== KvKind.dictionary))
+          throw new KvIoError(`the tender answered a list of ${text} with a malformed entry`);
+        out.push({
+          key: prefix + name,
+          name,
+          kind: kind === KvKind.value ? "value" : "dictionary",
+        });
+      }
+      if (out.length >= total) return out;
+      if (out.length === before)
+        throw new KvIoError(`the tender answered a list of ${text} with no entries`);
+    }
+  }
+
+  async lastModified(key: Key): Promise<number> {
+    return (await this.#call(KvOp.lastModified, key)).n;
+  }
+
+  async digest(key: Key): Promise<string> {
+    return fromUtf8.decode((await this.#call(KvOp.digest, key)).data);
+  }
+
+  async size(key: Key): Promise<number> {
+    return (await this.#call(KvOp.size, key)).n;
+  }
+
+  async set(key: Key, value: KvValue): Promise<void> {
+    await this.#call(KvOp.set, key, 0, 0, undefined, toBytes(value));
+  }
+
+  async setPartial(key: Key, offset: number, data: KvValue): Promise<void> {
+    checkCount("offset", offset);
+    await this.#call(KvOp.setPartial, key, offset, 0, undefined, toBytes(data));
+  }
+
+  async remove(key: Key): Promise<void> {
+    await this.#call(KvOp.remove, key);
+  }
+
+  async rename(source: Key, dest: Key): Promise<void> {
+    await this.#call(KvOp.rename, source, 0, 0, dest);
+  }
+
+  async allocate(key: Key, size: number, lastModified?: number): Promise<void> {
+    checkCount("size", size);
+    if (size > this.#slot.maxValue)
+      throw new NoSpaceError(
+        `${size} bytes is more than the ${this.#slot.maxValue} bytes a value can have at the boundary`,
+      );
+    await this.#call(KvOp.allocate, key, size, lastModified ?? Number.NaN);
+  }
+
+  async flush(): Promise<void> {
+    await this.#call(KvOp.flush, "/");
+  }
+
+  /** Sends one request (its data staged in several messages when it is large) and waits for the answer. */
+  async #call(op: KvOp, key: Key, n1 = 0, n2 = 0, key2?: Key, data?: Uint8Array): Promise<KvReply> {
+    if (!this.#connected) throw new DisconnectedError("kv");
+    const [text, k1] = keyBytes(key);
+    const [text2, k2] = key2 === undefined ? ["", new Uint8Array(0)] : keyBytes(key2);
+    const { maxIo, maxValue } = this.#slot;
+    const body = data ?? new Uint8Array(0);
+    if (body.length > maxValue)
+      throw new NoSpaceError(
+        `a value of ${body.length} bytes is more than the ${maxValue} bytes a value can have at the boundary`,
+      );
+    const id = this.#nextId;
+    this.#nextId = (this.#nextId % 0x7fffffff) + 1;
+    const messages: KvMessage[] = [];
+    const room = maxIo - k1.length - k2.length;
+    const last = Math.max(0, body.length - room);
+    for (let at = 0; at < last; at += maxIo) {
+      const part = body.subarray(at, Math.min(last, at + maxIo));
+      messages.push([id, kvHeader(id, KvOp.stage, 0, 0, 0, 0), part, undefined]);
+    }
+    const finalBody = new Uint8Array(k1.length + k2.length + body.length - last);
+    finalBody.set(k1);
+    finalBody.set(k2, k1.length);
+    finalBody.set(body.subarray(last), k1.length + k2.length);
+    const reply = await new Promise<KvReply>((resolve, reject) => {
+      messages.push([
+        id,
+        kvHeader(id, op, n1, n2, k1.length, k2.length),
+        finalBody,
+        { resolve, reject },
+      ]);
+      for (const message of messages)
+        if (this.#waiting.length > 0 || !this.#send(message)) this.#waiting.push(message);
+    });
+    if (reply.status !== KvStatus.ok)
+      throw kvError(reply.status, fromUtf8.decode(reply.data), text, text2);
+    return reply;
+  }
+
+  #send([id, header, body, pending]: KvMessage): boolean {
+    if (!this.#req.push(header, body)) return false;
+    if (pending !== undefined) this.#inflight.set(id, pending);
+    this.#machine.notify();
+    return true;
+  }
+
+  #complete(): void {
+    this.#resp.drain((entry) => {
+      if (entry.length < KV_RESPONSE_HEADER) return;
+      const view = new DataView(entry.buffer, entry.byteOffset, entry.length);
+      const id = view.getUint32(0, true);
+      const p = this.#inflight.get(id);
+      if (p === undefined) return;
+      this.#inflight.delete(id);
+      const length = view.getUint32(16, true);
+      if (KV_RESPONSE_HEADER + length > entry.length) {
+        p.reject(new KvIoError("the tender answered with a truncated message"));
+        return;
+      }
+      p.resolve({
+        status: view.getInt32(4, true),
+        n: view.getFloat64(8, true),
+        data: entry.slice(KV_RESPONSE_HEADER, KV_RESPONSE_HEADER + length),
+      });
+    });
+    while (this.#waiting.length > 0) {
+      if (!this.#send(this.#waiting[0]!)) break;
+      this.#waiting.shift();
+    }
+  }
+
+  disconnect(): void {
+    this.#connected = false;
+    const error = new DisconnectedError("kv");
+    for (const p of this.#inflight.values()) p.reject(error);
+    for (const [, , , p] of this.#waiting) p?.reject(error);
+    this.#inflight.clear();
+    this.#waiting.length = 0;
+  }
+}
+
+function toBytes(value: KvValue): Uint8Array {
+  if (typeof value === "string") return utf8.encode(value);
+  if (value instanceof Uint8Array) return value;
+  throw new TypeError("a value is a Uint8Array or a string");
+}
+
+function kvHeader(
+  id: number,
+  op: KvOp,
+  n1: number,
+  n2: number,
+  keyLength: number,
+  key2Length: number,
+): Uint8Array {
+  const header = new Uint8Array(KV_REQUEST_HEADER);
+  const view = new DataView(header.buffer);
+  view.setUint32(0, id, true);
+  view.setUint32(4, op, true);
+  view.setFloat64(8, n1, true);
+  view.setFloat64(16, n2, true);
+  view.setUint32(24, keyLength, true);
+  view.setUint32(28, key2Length, true);
+  return header;
+}
+
+/** A KvRo slot gets a read-only view (nothing reachable through it can write); a KvRw slot the store. */
+export const kvSlot: SlotFactory = (slot, machine) => {
+  const s = slot as SlotOf<"kv">;
+  const below = new WeakMap<object, BoundaryKv>();
+  const disconnect = (device: object) => below.get(device)?.disconnect();
+  if (s.signature === KvRw.id)
+    return driver({
+      name: "kv.boundary",
+      provides: KvRw,
+      connect() {
+        const kv = new BoundaryKv(s, machine);
+        below.set(kv, kv);
+        return kv;
+      },
+      disconnect,
+    });
+  return driver({
+    name: "kv.boundary-ro",
+    provides: KvRo,
+    connect() {
+      const kv = new BoundaryKv(s, machine);
+      const view = readOnlyView(kv);
+      below.set(view, kv);
+      return view;
+    },
+    disconnect,
+  });
+};
+
 export const slotFactories = {
   console: consoleSlot,
   clock: clockSlot,
@@ -432,4 +791,5 @@ export const slotFactories = {
   random: randomSlot,
   net: netSlot,
   block: blockSlot,
+  kv: kvSlot,
 } as const;

@@ -26,6 +26,7 @@ export {
   blockSlot,
   clockSlot,
   consoleSlot,
+  kvSlot,
   netSlot,
   randomSlot,
   type SlotFactory,

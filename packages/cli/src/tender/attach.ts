@@ -8,6 +8,7 @@
 import { randomBytes } from "node:crypto";
 import type { Block } from "@atoll/block";
 import { AtollError, isAtollError } from "@atoll/core";
+import type { KvRo, KvRw } from "@atoll/kv";
 import type { Netif } from "@atoll/netif";
 import { providedKinds, type SlotKind, slotKinds } from "../abi.js";
 import type { ParsedImage } from "../manifest.js";
@@ -44,10 +45,16 @@ export interface BlockPath {
 /** How a block slot is attached: a disk image path (read-write), a BlockPath, or a host Block. */
 export type BlockAttachment = string | BlockPath | Block;
 
+/**
+ * How a kv slot is attached: a host directory (read-write for a KvRw slot,
+ * read-only for a KvRo slot), or, programmatically, a host store.
+ */
+export type KvAttachment = string | KvRo | KvRw;
+
 export interface Attachments {
   readonly net?: Readonly<Record<string, NetAttachment>>;
   readonly block?: Readonly<Record<string, BlockAttachment>>;
-  readonly kv?: Readonly<Record<string, string>>;
+  readonly kv?: Readonly<Record<string, KvAttachment>>;
 }
 
 const kindWords: Record<SlotKind, string> = {
@@ -58,12 +65,17 @@ const kindWords: Record<SlotKind, string> = {
   random: "random generator",
   net: "network",
   block: "block",
+  kv: "key-value",
 };
+
+const hintOf = (kind: SlotKind) => (kind === "net" ? netHint : kind === "kv" ? "DIR" : "PATH");
 
 const netForm = /^(tap\d+|tap:[^\s/:%]{1,15}|switch:[\w.-]{1,64})$/;
 const netHint = "tapN|tap:IFNAME|switch:NAME";
 const isBlockDevice = (value: BlockAttachment): value is Block =>
   typeof value === "object" && typeof (value as Block).info === "function";
+const isKvStore = (value: KvAttachment): value is KvRo =>
+  typeof value === "object" && typeof (value as KvRo).get === "function";
 const isNetif = (value: NetAttachment): value is Netif => typeof value !== "string";
 
 /** Checks the attachments against the image's slots; every problem, before anything starts. */
@@ -89,17 +101,13 @@ export function checkAttachments(image: ParsedImage, attachments: Attachments): 
       continue;
     }
     const slotKind = slotKinds[id]!;
-    if (kind === "kv") {
-      problems.push(
-        `slot "${slot}" is a ${kindWords[slotKind]} slot (${id}); kv slots are not part of boundary ABI 1`,
-      );
-    } else if (providedKinds.has(slotKind)) {
+    if (providedKinds.has(slotKind)) {
       problems.push(
         `slot "${slot}" is a ${kindWords[slotKind]} slot (${id}), which the tender provides itself: drop --${kind}:${slot}`,
       );
     } else if (slotKind !== kind) {
       problems.push(
-        `slot "${slot}" is a ${kindWords[slotKind]} slot (${id}), not a ${kindWords[kind]} slot: attach it with --${slotKind}:${slot}=${slotKind === "net" ? netHint : "PATH"}`,
+        `slot "${slot}" is a ${kindWords[slotKind]} slot (${id}), not a ${kindWords[kind]} slot: attach it with --${slotKind}:${slot}=${hintOf(slotKind)}`,
       );
     } else if (kind === "net") {
       const value = attachments.net![slot]!;
@@ -112,13 +120,16 @@ export function checkAttachments(image: ParsedImage, attachments: Attachments): 
       const path =
         typeof value === "string" ? value : isBlockDevice(value) ? undefined : value.path;
       if (path === "") problems.push(`--block:${slot}= needs the path of a disk image`);
+    } else if (kind === "kv") {
+      if (attachments.kv![slot] === "")
+        problems.push(`--kv:${slot}= needs the path of a directory`);
     }
   }
   for (const [slot, id] of Object.entries(slots)) {
     const kind = slotKinds[id]!;
     if (providedKinds.has(kind) || given.has(slot)) continue;
     problems.push(
-      `slot "${slot}" (${id}) is not attached: give --${kind}:${slot}=${kind === "net" ? netHint : "PATH"}${kind === "block" ? ` (or --block-ro:${slot}=PATH)` : ""}`,
+      `slot "${slot}" (${id}) is not attached: give --${kind}:${slot}=${hintOf(kind)}${kind === "block" ? ` (or --block-ro:${slot}=PATH)` : ""}`,
     );
   }
   return problems;
@@ -129,6 +140,7 @@ export interface OpenedDevices {
   readonly specs: SlotSpec[];
   readonly net: Map<string, Netif>;
   readonly block: Map<string, Block>;
+  readonly kv: Map<string, KvRo | KvRw>;
   close(): Promise<void>;
 }
 
@@ -140,6 +152,7 @@ export async function openDevices(
   const specs: SlotSpec[] = [];
   const net = new Map<string, Netif>();
   const block = new Map<string, Block>();
+  const kv = new Map<string, KvRo | KvRw>();
   const closers: Array<() => unknown> = [];
   const problems: string[] = [];
   for (const [name, signature] of Object.entries(image.manifest.slots)) {
@@ -155,6 +168,10 @@ export async function openDevices(
         block.set(name, device);
         const { sectorSize, sectorCount, readWrite } = device.info();
         specs.push({ kind, name, signature, sectorSize, sectorCount, readWrite });
+      } else if (kind === "kv") {
+        const readWrite = signature === "atoll.kv.rw/1";
+        kv.set(name, await openKv(attachments.kv![name]!, readWrite, closers));
+        specs.push({ kind, name, signature, readWrite });
       } else if (kind === "random") {
         specs.push({ kind, name, signature, seed: randomBytes(32).toString("hex") });
       } else {
@@ -171,7 +188,26 @@ export async function openDevices(
     await close();
     throw new AttachError("ATOLL_ATTACH_FAILED", problems);
   }
-  return { specs, net, block, close };
+  return { specs, net, block, kv, close };
+}
+
+async function openKv(
+  value: KvAttachment,
+  readWrite: boolean,
+  closers: Array<() => unknown>,
+): Promise<KvRo | KvRw> {
+  if (isKvStore(value)) return value;
+  // The directory driver is host code: loaded only when an image has a kv slot.
+  const { DirectoryKv } = await import("@atoll/kv/node");
+  const { readOnlyView } = await import("@atoll/kv");
+  // Modification times are the host's: this is the tender, not the image.
+  const clock = { now: () => Date.now(), tzOffsetSeconds: () => undefined };
+  const store = await DirectoryKv.open(value, readWrite ? clock : undefined);
+  closers.push(async () => {
+    if (readWrite) await store.flush();
+    store.close();
+  });
+  return readWrite ? store : readOnlyView(store);
 }
 
 async function openBlock(value: BlockAttachment, closers: Array<() => unknown>): Promise<Block> {
@@ -220,6 +256,10 @@ function describeFailure(
     const value = attachments.block?.[slot];
     const path = typeof value === "string" ? value : (value as BlockPath | undefined)?.path;
     return `${message}; a disk image is written by one image at a time: stop the other, or attach it read-only with --block-ro:${slot}=${path}`;
+  }
+  if (isAtollError(error) && kind === "kv") {
+    const value = attachments.kv?.[slot];
+    return `--kv:${slot}=${String(value)}: ${message} [${error.code}]`;
   }
   if (isAtollError(error) && kind === "net") {
     const value = attachments.net?.[slot];

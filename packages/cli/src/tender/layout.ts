@@ -20,10 +20,16 @@ export const RingSizes = {
   consoleIn: 16 * 1024,
   net: 512 * 1024,
   block: 256 * 1024,
+  kv: 256 * 1024,
 } as const;
 
 /** The largest block request payload (bytes); larger requests are split by the image. */
 export const BLOCK_MAX_IO = 64 * 1024;
+
+/** The largest kv message payload (bytes); larger values and lists cross in several. */
+export const KV_MAX_IO = 64 * 1024;
+/** The largest value a kv set may stage across the boundary (bytes). */
+export const KV_MAX_VALUE = 64 * 1024 * 1024;
 
 export type SlotSpec =
   | {
@@ -50,6 +56,12 @@ export type SlotSpec =
       readonly signature: string;
       readonly sectorSize: number;
       readonly sectorCount: number;
+      readonly readWrite: boolean;
+    }
+  | {
+      readonly kind: "kv";
+      readonly name: string;
+      readonly signature: string;
       readonly readWrite: boolean;
     };
 
@@ -84,6 +96,15 @@ export function layoutMemory(
           maxIo: BLOCK_MAX_IO,
           req: ring(RingSizes.block),
           resp: ring(RingSizes.block),
+        };
+      case "kv":
+        return {
+          ...spec,
+          index,
+          maxIo: KV_MAX_IO,
+          maxValue: KV_MAX_VALUE,
+          req: ring(RingSizes.kv),
+          resp: ring(RingSizes.kv),
         };
       default:
         return { ...spec, index };

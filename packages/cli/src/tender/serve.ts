@@ -5,6 +5,7 @@
 // the tender throw, read or write outside the rings, or queue without bound.
 
 import type { Block } from "@atoll/block";
+import type { KvEntry, KvRo, KvRw } from "@atoll/kv";
 import type { Netif } from "@atoll/netif";
 import {
   BLOCK_REQUEST_HEADER,
@@ -12,11 +13,19 @@ import {
   BlockOp,
   BlockStatus,
   type BootSlot,
+  KV_MAX_KEY,
+  KV_MAX_MESSAGE,
+  KV_REQUEST_HEADER,
+  KV_RESPONSE_HEADER,
+  KvKind,
+  KvOp,
+  KvStatus,
 } from "../abi.js";
 import { CopyingRingConsumer, type RingConsumer, RingProducer } from "../ring.js";
 
 type NetSlot = Extract<BootSlot, { kind: "net" }>;
 type BlockSlot = Extract<BootSlot, { kind: "block" }>;
+type KvSlot = Extract<BootSlot, { kind: "kv" }>;
 
 /** What a server reports to its tender. */
 export interface ServerHost {
@@ -179,4 +188,295 @@ export class BlockServer {
       );
     }
   }
+}
+
+const kvStatusOf: Readonly<Record<string, KvStatus>> = {
+  ATOLL_KV_NOT_FOUND: KvStatus.notFound,
+  ATOLL_KV_DICTIONARY_EXPECTED: KvStatus.dictionaryExpected,
+  ATOLL_KV_VALUE_EXPECTED: KvStatus.valueExpected,
+  ATOLL_KV_ALREADY_PRESENT: KvStatus.alreadyPresent,
+  ATOLL_KV_RENAME_SOURCE_PREFIX: KvStatus.renameSourcePrefix,
+  ATOLL_KV_NO_SPACE: KvStatus.noSpace,
+  ATOLL_KV_RANGE: KvStatus.range,
+  ATOLL_KV_INVALID_KEY: KvStatus.invalidKey,
+};
+const keyErrors = new Set([
+  KvStatus.notFound,
+  KvStatus.dictionaryExpected,
+  KvStatus.valueExpected,
+  KvStatus.alreadyPresent,
+]);
+const utf8 = new TextEncoder();
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+
+interface KvAnswer {
+  readonly status: number;
+  readonly n?: number;
+  readonly data?: Uint8Array;
+}
+
+/**
+ * Serves a kv slot's requests from a host store, in order, one at a time. The
+ * data of a large set arrives in stage messages first; what is staged is
+ * bounded by the slot's maxValue (beyond it the request fails, tooLarge).
+ */
+export class KvServer {
+  readonly #req: RingConsumer;
+  readonly #resp: RingProducer;
+  readonly #staged = new Map<number, Uint8Array[] | "too-large">();
+  #stagedBytes = 0;
+  #busy = false;
+
+  constructor(
+    readonly slot: KvSlot,
+    readonly store: KvRo | KvRw,
+    memory: SharedArrayBuffer,
+    readonly host: ServerHost,
+  ) {
+    this.#req = new CopyingRingConsumer(
+      memory,
+      slot.req,
+      KV_REQUEST_HEADER + 2 * KV_MAX_KEY + slot.maxIo,
+    );
+    this.#resp = new RingProducer(memory, slot.resp);
+  }
+
+  /** Takes the queued requests (a no-op while a request is being served: it continues by itself). */
+  serve(): void {
+    if (!this.#busy) void this.#loop();
+  }
+
+  async #loop(): Promise<void> {
+    this.#busy = true;
+    const { slot, host } = this;
+    try {
+      while (host.running) {
+        let request: Uint8Array | undefined;
+        this.#req.drain((entry) => {
+          // Take a request only when its answer is sure to fit.
+          if (this.#resp.free() < KV_RESPONSE_HEADER + slot.maxIo + 8) return false;
+          request = entry.slice();
+        }, 1);
+        if (this.#req.errors > 0) {
+          host.violation(`kv slot "${slot.name}" request ring: ${this.#req.lastError}`);
+          this.#req.errors = 0;
+        }
+        if (request === undefined) break;
+        const id = request.length >= 4 ? new DataView(request.buffer).getUint32(0, true) : 0;
+        const answer = await this.#answer(request);
+        if (answer === undefined) {
+          // A stage is answered with the request it belongs to; the image may be waiting
+          // for the room it took, to send the rest.
+          host.raise(slot.index);
+          continue;
+        }
+        if (!host.running) break;
+        const header = new Uint8Array(KV_RESPONSE_HEADER);
+        const out = new DataView(header.buffer);
+        out.setUint32(0, id, true);
+        out.setInt32(4, answer.status, true);
+        out.setFloat64(8, answer.n ?? 0, true);
+        out.setUint32(16, answer.data?.length ?? 0, true);
+        if (!this.#resp.push(header, answer.data)) this.#resp.countDrop();
+        host.raise(slot.index);
+      }
+    } finally {
+      this.#busy = false;
+    }
+  }
+
+  #stage(id: number, data: Uint8Array): void {
+    const parts = this.#staged.get(id) ?? [];
+    if (parts === "too-large") return;
+    if (this.#stagedBytes + data.length > this.slot.maxValue) {
+      this.#refuse(id);
+      return;
+    }
+    parts.push(data);
+    this.#stagedBytes += data.length;
+    this.#staged.set(id, parts);
+  }
+
+  /** Drops what a request staged; the request fails as too large. */
+  #refuse(id: number): void {
+    const parts = this.#staged.get(id);
+    if (Array.isArray(parts)) for (const part of parts) this.#stagedBytes -= part.length;
+    this.#staged.set(id, "too-large");
+  }
+
+  /** The staged data of a request followed by `tail`; undefined when it grew past maxValue. */
+  #unstage(id: number, tail: Uint8Array): Uint8Array | undefined {
+    const parts = this.#staged.get(id);
+    this.#staged.delete(id);
+    if (parts === undefined) return tail;
+    if (parts === "too-large") return undefined;
+    let length = tail.length;
+    for (const part of parts) length += part.length;
+    this.#stagedBytes -= length - tail.length;
+    if (length > this.slot.maxValue) return undefined;
+    const out = new Uint8Array(length);
+    let at = 0;
+    for (const part of [...parts, tail]) {
+      out.set(part, at);
+      at += part.length;
+    }
+    return out;
+  }
+
+  async #answer(request: Uint8Array): Promise<KvAnswer | undefined> {
+    const { slot, host } = this;
+    const bad = (why: string): KvAnswer => {
+      host.violation(`kv slot "${slot.name}": ${why}`);
+      return { status: KvStatus.invalid, data: utf8.encode(why) };
+    };
+    if (request.length < KV_REQUEST_HEADER) return bad(`a request of ${request.length} bytes`);
+    const view = new DataView(request.buffer, request.byteOffset, request.length);
+    const id = view.getUint32(0, true);
+    const op = view.getUint32(4, true);
+    const n1 = view.getFloat64(8, true);
+    const n2 = view.getFloat64(16, true);
+    const keyLength = view.getUint32(24, true);
+    const key2Length = view.getUint32(28, true);
+    const payload = request.subarray(KV_REQUEST_HEADER);
+    if (op === KvOp.stage) {
+      if (payload.length === 0 || payload.length > slot.maxIo) {
+        // The request it belongs to fails (as too large) rather than set half a value.
+        this.#refuse(id);
+        host.violation(`kv slot "${slot.name}": a stage of ${payload.length} bytes`);
+        return undefined;
+      }
+      this.#stage(id, payload);
+      return undefined;
+    }
+    if (
+      keyLength > KV_MAX_KEY ||
+      key2Length > KV_MAX_KEY ||
+      keyLength + key2Length > payload.length
+    ) {
+      this.#unstage(id, payload);
+      return bad("keys longer than the request");
+    }
+    let key: string;
+    let key2: string;
+    try {
+      key = strictUtf8.decode(payload.subarray(0, keyLength));
+      key2 = strictUtf8.decode(payload.subarray(keyLength, keyLength + key2Length));
+    } catch {
+      this.#unstage(id, payload);
+      return bad("a key that is not UTF-8");
+    }
+    const tail = payload.subarray(keyLength + key2Length);
+    const data = op === KvOp.set || op === KvOp.setPartial ? this.#unstage(id, tail) : tail;
+    if (data === undefined)
+      return {
+        status: KvStatus.tooLarge,
+        data: utf8.encode(
+          `the value is larger than the ${slot.maxValue} bytes the boundary allows`,
+        ),
+      };
+    const store = this.store;
+    const writable = (): KvRw | undefined =>
+      slot.readWrite && "set" in store ? (store as KvRw) : undefined;
+    try {
+      switch (op) {
+        case KvOp.exists: {
+          const kind = await store.exists(key);
+          return {
+            status: KvStatus.ok,
+            n:
+              kind === "value"
+                ? KvKind.value
+                : kind === "dictionary"
+                  ? KvKind.dictionary
+                  : KvKind.none,
+          };
+        }
+        case KvOp.read: {
+          if (!Number.isSafeInteger(n1) || n1 < 0 || !Number.isSafeInteger(n2) || n2 < 0)
+            return bad(`a read of ${n2} bytes at ${n1}`);
+          const size = await store.size(key);
+          const bytes = await store.getPartial(key, n1, Math.min(n2, slot.maxIo));
+          return { status: KvStatus.ok, n: size, data: bytes };
+        }
+        case KvOp.list: {
+          if (!Number.isSafeInteger(n1) || n1 < 0) return bad(`a list from entry ${n1}`);
+          const entries = await store.list(key);
+          return {
+            status: KvStatus.ok,
+            n: entries.length,
+            data: encodeEntries(entries, n1, slot.maxIo),
+          };
+        }
+        case KvOp.lastModified:
+          return { status: KvStatus.ok, n: await store.lastModified(key) };
+        case KvOp.digest:
+          return { status: KvStatus.ok, data: utf8.encode(await store.digest(key)) };
+        case KvOp.size:
+          return { status: KvStatus.ok, n: await store.size(key) };
+        case KvOp.flush: {
+          await writable()?.flush();
+          return { status: KvStatus.ok };
+        }
+        case KvOp.set:
+        case KvOp.setPartial:
+        case KvOp.remove:
+        case KvOp.rename:
+        case KvOp.allocate: {
+          const rw = writable();
+          if (rw === undefined) return { status: KvStatus.readOnly };
+          if (op === KvOp.set) await rw.set(key, data);
+          else if (op === KvOp.setPartial) await rw.setPartial(key, n1, data);
+          else if (op === KvOp.remove) await rw.remove(key);
+          else if (op === KvOp.rename) await rw.rename(key, key2);
+          else if (!Number.isSafeInteger(n1) || n1 < 0 || n1 > slot.maxValue)
+            return { status: KvStatus.range, data: utf8.encode(`size ${n1}`) };
+          else await rw.allocate(key, n1, Number.isNaN(n2) ? undefined : n2);
+          return { status: KvStatus.ok };
+        }
+        default:
+          return bad(`unknown operation ${op}`);
+      }
+    } catch (error) {
+      const code = String((error as { code?: unknown }).code ?? "");
+      const status = kvStatusOf[code] ?? KvStatus.io;
+      const errorKey = (error as { key?: unknown }).key;
+      const text =
+        keyErrors.has(status) && typeof errorKey === "string"
+          ? errorKey
+          : error instanceof Error
+            ? error.message
+            : String(error);
+      const bytes = utf8.encode(text);
+      return {
+        status,
+        data: bytes.length > KV_MAX_MESSAGE ? bytes.subarray(0, KV_MAX_MESSAGE) : bytes,
+      };
+    }
+  }
+}
+
+/** List entries from `start` on, as many as fit in `max` bytes (at least one). */
+function encodeEntries(entries: readonly KvEntry[], start: number, max: number): Uint8Array {
+  const parts: Uint8Array[] = [];
+  let length = 0;
+  for (let i = start; i < entries.length; i++) {
+    const e = entries[i]!;
+    const name = utf8.encode(e.name);
+    if (name.length > 0xffff) continue;
+    if (length + 3 + name.length > max && parts.length > 0) break;
+    const part = new Uint8Array(3 + name.length);
+    part[0] = e.kind === "value" ? KvKind.value : KvKind.dictionary;
+    part[1] = name.length & 0xff;
+    part[2] = name.length >> 8;
+    part.set(name, 3);
+    parts.push(part);
+    length += part.length;
+  }
+  const out = new Uint8Array(length);
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
 }

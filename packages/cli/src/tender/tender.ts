@@ -29,7 +29,7 @@ import {
 import { loadImage, toScript } from "./image-file.js";
 import { layoutMemory } from "./layout.js";
 import { lockdownSource } from "./lockdown.js";
-import { BlockServer, NetServer, type ServerHost } from "./serve.js";
+import { BlockServer, KvServer, NetServer, type ServerHost } from "./serve.js";
 import { type VcpuBoot, type VcpuData, VcpuExit } from "./vcpu.js";
 import {
   DEFAULT_MEMORY_MB,
@@ -45,6 +45,7 @@ export {
   type BlockAttachment,
   type BlockPath,
   checkAttachments,
+  type KvAttachment,
   type NetAttachment,
 } from "./attach.js";
 
@@ -180,6 +181,7 @@ class Tender implements ServerHost {
   #consoleIn: RingProducer | undefined;
   #net: NetServer[] = [];
   #block: BlockServer[] = [];
+  #kv: KvServer[] = [];
   #violations: string[] = [];
   #running = true;
   #wakeQueued = false;
@@ -248,6 +250,8 @@ class Tender implements ServerHost {
         this.#net.push(new NetServer(slot, this.opened.net.get(slot.name)!, memory, this));
       else if (slot.kind === "block")
         this.#block.push(new BlockServer(slot, this.opened.block.get(slot.name)!, memory, this));
+      else if (slot.kind === "kv")
+        this.#kv.push(new KvServer(slot, this.opened.kv.get(slot.name)!, memory, this));
     }
     if (this.#stopRequested) this.requestStop();
     void this.#serveLoop();
@@ -270,6 +274,7 @@ class Tender implements ServerHost {
     this.#serveConsole();
     for (const server of this.#net) server.serve();
     for (const server of this.#block) server.serve();
+    for (const server of this.#kv) server.serve();
   }
 
   #serveConsole(): void {
