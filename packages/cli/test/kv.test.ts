@@ -225,6 +225,63 @@ describe("the kv ring server against forged requests", () => {
   });
 });
 
+describe("the kv ring server against stages that never end", () => {
+  it("keeps a few requests staging at once, so forged stages neither pile up nor block a later set", async () => {
+    const { layoutMemory } = await import("../src/tender/layout.js");
+    const { KvServer } = await import("../src/tender/serve.js");
+    const { KV_REQUEST_HEADER, KvOp, KvStatus } = abi;
+    const layout = layoutMemory(
+      [{ kind: "kv", name: "store", signature: "atoll.kv.rw/1", readWrite: true }],
+      [],
+      0,
+      null,
+    );
+    const memory = new SharedArrayBuffer(layout.memory.length);
+    new Uint8Array(memory).set(layout.memory);
+    const slot = {
+      ...(layout.boot.slots[0] as Extract<abi.BootSlot, { kind: "kv" }>),
+      maxValue: 1000,
+    };
+    const store = new MemoryKv(new VirtualTime({ epochMs: Date.UTC(2024, 0, 1) }).wallClock);
+    const violations: string[] = [];
+    const server = new KvServer(slot, store, memory, {
+      raise: () => {},
+      violation: (m) => void violations.push(m),
+      running: true,
+    });
+    const req = new RingProducer(memory, slot.req);
+    const resp = new RingConsumer(memory, slot.resp, abi.KV_RESPONSE_HEADER + slot.maxIo);
+    const request = (id: number, op: number, body: Uint8Array, keyLength = 0) => {
+      const h = new Uint8Array(KV_REQUEST_HEADER);
+      const v = new DataView(h.buffer);
+      v.setUint32(0, id, true);
+      v.setUint32(4, op, true);
+      v.setUint32(24, keyLength, true);
+      expect(req.push(h, body)).toBe(true);
+    };
+    const settle = async () => {
+      server.serve();
+      for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+    };
+    // A thousand requests each stage a byte, and never come.
+    for (let id = 1; id <= 1000; id++) {
+      request(id, KvOp.stage, Uint8Array.of(1));
+      if (id % 100 === 0) await settle();
+    }
+    await settle();
+    expect(violations.length).toBeGreaterThan(0);
+    expect(violations[0]).toMatch(/kv slot "store": stages of more than \d+ requests at once/);
+    // A request staging 600 bytes and setting them still fits under maxValue.
+    request(5000, KvOp.stage, new Uint8Array(600).fill(9));
+    request(5000, KvOp.set, new TextEncoder().encode("/v"), 2);
+    await settle();
+    const statuses: number[] = [];
+    resp.drain((e) => void statuses.push(new DataView(e.buffer, e.byteOffset).getInt32(4, true)));
+    expect(statuses).toEqual([KvStatus.ok]);
+    expect((await store.get("/v")).length).toBe(600);
+  });
+});
+
 describe("the image's kv device bounds what it sends", () => {
   it("refuses an overlong key and an oversized value before anything crosses", async () => {
     const { machineHarness } = await import("./harness.js");

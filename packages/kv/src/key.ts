@@ -16,12 +16,15 @@ export function parseKey(key: Key): string[] {
     return checkSegments(body.split("/"), key);
   }
   if (!Array.isArray(key)) throw new InvalidKeyError(String(key), "not a string or an array");
-  for (const s of key) {
-    if (typeof s !== "string") throw new InvalidKeyError(String(key), "a segment is not a string");
-    if (s.includes("/"))
-      throw new InvalidKeyError(`/${key.join("/")}`, `segment "${s}" contains "/"`);
+  // Each element is read once, and the copy is what is checked and returned: an array whose
+  // elements are getters (or a Proxy) cannot show one segment to the checks and another to the driver.
+  const segments: unknown[] = Array.from(key as readonly unknown[]);
+  const shown = () => `/${segments.map(String).join("/")}`;
+  for (const s of segments) {
+    if (typeof s !== "string") throw new InvalidKeyError(shown(), "a segment is not a string");
+    if (s.includes("/")) throw new InvalidKeyError(shown(), `segment "${s}" contains "/"`);
   }
-  return checkSegments([...key], `/${key.join("/")}`);
+  return checkSegments(segments as string[], shown());
 }
 
 function checkSegments(segments: string[], shown: string): string[] {

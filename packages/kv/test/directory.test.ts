@@ -94,11 +94,26 @@ describe("directory store confinement", () => {
   });
 
   it("rejects keys that would climb out before touching the host", async () => {
-    const { kv, stop } = await withLinks();
+    const { root, kv, stop } = await withLinks();
     for (const key of ["/../secret", "..", "/a/../../b"]) {
       expect(await code(kv.get(key))).toBe("ATOLL_KV_INVALID_KEY");
       expect(await code(kv.set(key, "x"))).toBe("ATOLL_KV_INVALID_KEY");
     }
+    // An array whose segment is a getter: "fine" when first read, a climb afterwards (the
+    // checks used to read it once and the driver again).
+    const shifty = () => {
+      let reads = 0;
+      const key: string[] = [];
+      Object.defineProperty(key, 0, {
+        enumerable: true,
+        get: () => (reads++ < 1 ? "fine" : "../shifted-out"),
+      });
+      return key;
+    };
+    // The segment is read once: what the checks saw is what is written.
+    expect(await code(kv.set(shifty(), "x"))).toBe("ok");
+    expect(readdirSync(root)).toContain("fine");
+    expect(readdirSync(path.dirname(root))).not.toContain("shifted-out");
     await stop();
   });
 });

@@ -206,6 +206,8 @@ const keyErrors = new Set([
   KvStatus.valueExpected,
   KvStatus.alreadyPresent,
 ]);
+/** Requests staging at once that the kv server keeps (an image stages one at a time). */
+const MAX_STAGING = 8;
 const utf8 = new TextEncoder();
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 
@@ -286,6 +288,7 @@ export class KvServer {
   }
 
   #stage(id: number, data: Uint8Array): void {
+    this.#makeRoom(id);
     const parts = this.#staged.get(id) ?? [];
     if (parts === "too-large") return;
     if (this.#stagedBytes + data.length > this.slot.maxValue) {
@@ -297,8 +300,26 @@ export class KvServer {
     this.#staged.set(id, parts);
   }
 
+  /**
+   * Before a request starts staging: an image sends its messages in order, so it stages one
+   * request at a time; past a few, the oldest is dropped (and its set, if it ever comes,
+   * fails or writes only its last message), so that stages of requests that never come
+   * keep no memory and no share of maxValue.
+   */
+  #makeRoom(id: number): void {
+    if (this.#staged.has(id) || this.#staged.size < MAX_STAGING) return;
+    const [oldest] = this.#staged.keys();
+    const parts = this.#staged.get(oldest!);
+    if (Array.isArray(parts)) for (const part of parts) this.#stagedBytes -= part.length;
+    this.#staged.delete(oldest!);
+    this.host.violation(
+      `kv slot "${this.slot.name}": stages of more than ${MAX_STAGING} requests at once`,
+    );
+  }
+
   /** Drops what a request staged; the request fails as too large. */
   #refuse(id: number): void {
+    this.#makeRoom(id);
     const parts = this.#staged.get(id);
     if (Array.isArray(parts)) for (const part of parts) this.#stagedBytes -= part.length;
     this.#staged.set(id, "too-large");
