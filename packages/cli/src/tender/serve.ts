@@ -1,5 +1,6 @@
-// The tender's side of the network and block rings: frames between a slot's
-// rings and a host Netif, requests from a slot's ring to a host Block. Every
+// The tender's side of the network, block and kv rings: frames between a
+// slot's rings and a host Netif, requests from a slot's ring to a host Block
+// or key-value store. Every
 // entry is copied out of shared memory before it is looked at, checked, and
 // either served or counted as a violation; nothing the image writes can make
 // the tender throw, read or write outside the rings, or queue without bound.
@@ -73,26 +74,44 @@ export class NetServer {
   }
 }
 
-/** Serves a block slot's requests from a host Block, in order, one at a time. */
-export class BlockServer {
+interface SlotResponse {
+  readonly header: Uint8Array;
+  readonly data?: Uint8Array;
+}
+
+/**
+ * A slot whose requests are served in order, one at a time (block and kv): a
+ * request is taken off its ring only when the largest answer to it fits the
+ * response ring, and the ring's errors are reported as violations.
+ */
+abstract class RequestServer<S extends BlockSlot | KvSlot> {
   readonly #req: RingConsumer;
   readonly #resp: RingProducer;
+  /** Room an answer may need in the response ring. */
+  readonly #responseSpace: number;
   #busy = false;
 
   constructor(
-    readonly slot: BlockSlot,
-    readonly device: Block,
+    readonly slot: S,
     memory: SharedArrayBuffer,
     readonly host: ServerHost,
+    /** The largest request entry, and the fixed part of an answer. */
+    sizes: { readonly request: number; readonly responseHeader: number },
+    /** How violations name the slot's kind ("block", "kv"). */
+    readonly kind: string,
   ) {
-    this.#req = new CopyingRingConsumer(memory, slot.req, BLOCK_REQUEST_HEADER + slot.maxIo);
+    this.#req = new CopyingRingConsumer(memory, slot.req, sizes.request);
     this.#resp = new RingProducer(memory, slot.resp);
+    this.#responseSpace = sizes.responseHeader + slot.maxIo + 8;
   }
 
   /** Takes the queued requests (a no-op while a request is being served: it continues by itself). */
   serve(): void {
     if (!this.#busy) void this.#loop();
   }
+
+  /** The answer to one request (copied out of the ring); undefined for a message answered later. */
+  protected abstract answer(request: Uint8Array): Promise<SlotResponse | undefined>;
 
   async #loop(): Promise<void> {
     this.#busy = true;
@@ -102,25 +121,46 @@ export class BlockServer {
         let request: Uint8Array | undefined;
         this.#req.drain((entry) => {
           // Take a request only when its answer is sure to fit.
-          if (this.#resp.free() < BLOCK_RESPONSE_HEADER + slot.maxIo + 8) return false;
+          if (this.#resp.free() < this.#responseSpace) return false;
           request = entry.slice();
         }, 1);
         if (this.#req.errors > 0) {
-          host.violation(`block slot "${slot.name}" request ring: ${this.#req.lastError}`);
+          host.violation(`${this.kind} slot "${slot.name}" request ring: ${this.#req.lastError}`);
           this.#req.errors = 0;
         }
         if (request === undefined) break;
-        const response = await this.#answer(request);
-        if (!host.running) break;
-        if (!this.#resp.push(response.header, response.data)) this.#resp.countDrop();
+        const response = await this.answer(request);
+        if (response !== undefined) {
+          if (!host.running) break;
+          if (!this.#resp.push(response.header, response.data)) this.#resp.countDrop();
+        }
+        // Also after a message answered later: the image may be waiting for the room it took.
         host.raise(slot.index);
       }
     } finally {
       this.#busy = false;
     }
   }
+}
 
-  async #answer(request: Uint8Array): Promise<{ header: Uint8Array; data?: Uint8Array }> {
+/** Serves a block slot's requests from a host Block, in order, one at a time. */
+export class BlockServer extends RequestServer<BlockSlot> {
+  constructor(
+    slot: BlockSlot,
+    readonly device: Block,
+    memory: SharedArrayBuffer,
+    host: ServerHost,
+  ) {
+    super(
+      slot,
+      memory,
+      host,
+      { request: BLOCK_REQUEST_HEADER + slot.maxIo, responseHeader: BLOCK_RESPONSE_HEADER },
+      "block",
+    );
+  }
+
+  protected async answer(request: Uint8Array): Promise<SlotResponse> {
     const { slot, host } = this;
     const header = new Uint8Array(BLOCK_RESPONSE_HEADER);
     const out = new DataView(header.buffer);
@@ -222,69 +262,40 @@ interface KvAnswer {
  * data of a large set arrives in stage messages first; what is staged is
  * bounded by the slot's maxValue (beyond it the request fails, tooLarge).
  */
-export class KvServer {
-  readonly #req: RingConsumer;
-  readonly #resp: RingProducer;
+export class KvServer extends RequestServer<KvSlot> {
   readonly #staged = new Map<number, Uint8Array[] | "too-large">();
   #stagedBytes = 0;
-  #busy = false;
 
   constructor(
-    readonly slot: KvSlot,
+    slot: KvSlot,
     readonly store: KvRo | KvRw,
     memory: SharedArrayBuffer,
-    readonly host: ServerHost,
+    host: ServerHost,
   ) {
-    this.#req = new CopyingRingConsumer(
+    super(
+      slot,
       memory,
-      slot.req,
-      KV_REQUEST_HEADER + 2 * KV_MAX_KEY + slot.maxIo,
+      host,
+      {
+        request: KV_REQUEST_HEADER + 2 * KV_MAX_KEY + slot.maxIo,
+        responseHeader: KV_RESPONSE_HEADER,
+      },
+      "kv",
     );
-    this.#resp = new RingProducer(memory, slot.resp);
   }
 
-  /** Takes the queued requests (a no-op while a request is being served: it continues by itself). */
-  serve(): void {
-    if (!this.#busy) void this.#loop();
-  }
-
-  async #loop(): Promise<void> {
-    this.#busy = true;
-    const { slot, host } = this;
-    try {
-      while (host.running) {
-        let request: Uint8Array | undefined;
-        this.#req.drain((entry) => {
-          // Take a request only when its answer is sure to fit.
-          if (this.#resp.free() < KV_RESPONSE_HEADER + slot.maxIo + 8) return false;
-          request = entry.slice();
-        }, 1);
-        if (this.#req.errors > 0) {
-          host.violation(`kv slot "${slot.name}" request ring: ${this.#req.lastError}`);
-          this.#req.errors = 0;
-        }
-        if (request === undefined) break;
-        const id = request.length >= 4 ? new DataView(request.buffer).getUint32(0, true) : 0;
-        const answer = await this.#answer(request);
-        if (answer === undefined) {
-          // A stage is answered with the request it belongs to; the image may be waiting
-          // for the room it took, to send the rest.
-          host.raise(slot.index);
-          continue;
-        }
-        if (!host.running) break;
-        const header = new Uint8Array(KV_RESPONSE_HEADER);
-        const out = new DataView(header.buffer);
-        out.setUint32(0, id, true);
-        out.setInt32(4, answer.status, true);
-        out.setFloat64(8, answer.n ?? 0, true);
-        out.setUint32(16, answer.data?.length ?? 0, true);
-        if (!this.#resp.push(header, answer.data)) this.#resp.countDrop();
-        host.raise(slot.index);
-      }
-    } finally {
-      this.#busy = false;
-    }
+  protected async answer(request: Uint8Array): Promise<SlotResponse | undefined> {
+    const id = request.length >= 4 ? new DataView(request.buffer).getUint32(0, true) : 0;
+    // A stage is answered with the request it belongs to.
+    const answer = await this.#answer(request);
+    if (answer === undefined) return undefined;
+    const header = new Uint8Array(KV_RESPONSE_HEADER);
+    const out = new DataView(header.buffer);
+    out.setUint32(0, id, true);
+    out.setInt32(4, answer.status, true);
+    out.setFloat64(8, answer.n ?? 0, true);
+    out.setUint32(16, answer.data?.length ?? 0, true);
+    return answer.data === undefined ? { header } : { header, data: answer.data };
   }
 
   #stage(id: number, data: Uint8Array): void {
