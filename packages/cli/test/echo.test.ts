@@ -7,15 +7,10 @@
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import path from "node:path";
-import { type MonotonicClock, systemMonotonicClock, systemTime, type Time } from "@atoll/clock";
-import type { AnyDriver } from "@atoll/core";
-import { SeededRandom } from "@atoll/entropy";
-import { createDirectStack } from "@atoll/tcpip";
 import { readAll } from "@atoll/tcpip/conformance";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BuildError, type BuildResult, type RunningImage, startImage } from "../src/index.js";
-import { joinSwitch } from "../src/tender/switch.js";
-import { build, Capture, root, tmp } from "./helpers.js";
+import { build, Capture, imageWithClientOnSwitch, root, tmp, until } from "./helpers.js";
 import { echoTransfer, Netns, tapUnavailable, uniqueName } from "./netns.js";
 
 let dir: string;
@@ -25,16 +20,6 @@ beforeAll(async () => {
   dir = tmp();
   echo = await build(path.join(root, "apps/echo/src/image.ts"), dir);
 });
-
-const connect = async <T>(d: AnyDriver) =>
-  (await d.connect({} as never, {} as never, {} as never)) as T;
-
-const until = async (what: () => boolean, ms = 5000) => {
-  for (let waited = 0; !what(); waited += 20) {
-    if (waited > ms) throw new Error("timed out");
-    await new Promise((r) => setTimeout(r, 20));
-  }
-};
 
 describe("echo, sealed", () => {
   it("is built with its stack inside and the link as a slot", () => {
@@ -63,26 +48,14 @@ describe("echo, sealed", () => {
   });
 
   it("echoes TCP and UDP and answers pings on a named switch, to a client stack in this process", async () => {
-    const name = `echo-${process.pid}`;
-    const out = new Capture();
-    const running = await startImage(echo.path, {
-      net: { netif: `switch:${name}` },
+    const { out, running, client, close } = await imageWithClientOnSwitch(echo.path, {
+      name: `echo-${process.pid}`,
       argv: ["--ipv4=10.9.0.2/24", "--port=7"],
-      stdout: out,
-      stderr: out,
+      clientIpv4: "10.9.0.1/24",
+      seed: "client",
     });
-    const port = await joinSwitch(name);
-    const client = createDirectStack(
-      {
-        netif: port.netif,
-        clock: await connect<MonotonicClock>(systemMonotonicClock()),
-        time: await connect<Time>(systemTime()),
-        random: new SeededRandom("client"),
-      },
-      { ipv4: "10.9.0.1/24" },
-    );
     try {
-      await until(() => out.text().includes("echoing"));
+      await until(() => out.text().includes("echoing"), 5000);
       expect(out.text()).toMatch(/INF echo: echoing port=7 address=10\.9\.0\.2/);
       expect((await client.icmp.ping("10.9.0.2")).address).toBe("10.9.0.2");
       const flow = await client.tcp.connect("10.9.0.2", 7);
@@ -102,9 +75,7 @@ describe("echo, sealed", () => {
       });
       expect(await reply).toBe("sealed");
     } finally {
-      await client.close();
-      port.close();
-      running.stop();
+      await close();
     }
     expect((await running.done).status).toBe(0);
   });
@@ -129,7 +100,7 @@ describe.skipIf(tapReason !== undefined)("echo, sealed, on a TAP device, against
     });
     // The tender created the device in this namespace; Linux's side of the link goes to a fresh one.
     await ns.adopt(ifname, "10.9.1.1/24");
-    await until(() => out.text().includes("echoing"));
+    await until(() => out.text().includes("echoing"), 5000);
   });
 
   afterAll(async () => {

@@ -7,7 +7,7 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { BuildResult } from "../src/index.js";
-import { build, fixture, root, tmp } from "./helpers.js";
+import { build, fixture, root, tmp, until } from "./helpers.js";
 
 const bin = path.join(root, "packages/cli/bin/atoll.mjs");
 const builtCli = existsSync(path.join(root, "packages/cli/dist/cli.js"));
@@ -50,18 +50,11 @@ function tender(image: string, slot: string, args: string[]): Tender {
   return { child, text: () => text, exited };
 }
 
-const until = async (what: () => boolean, ms = 15_000) => {
-  for (let waited = 0; !what(); waited += 25) {
-    if (waited > ms) throw new Error("timed out");
-    await new Promise((r) => setTimeout(r, 25));
-  }
-};
-
 describe.skipIf(!builtCli)("switch:NAME across atoll run processes", () => {
   it("carries TCP between sealed images of two tenders, and survives the serving tender's death", async () => {
     const sw = "switch:lan";
     const first = tender(echo.path, sw, ["--ipv4=10.9.4.2/24"]);
-    await until(() => first.text().includes("echoing"));
+    await until(() => first.text().includes("echoing"), 15_000, 25);
     // A second tender joins the segment through the first, which serves it.
     const talk = tender(client.path, sw, ["--ipv4=10.9.4.10/24", "--server=10.9.4.2"]);
     expect(await talk.exited).toBe(0);
@@ -69,7 +62,7 @@ describe.skipIf(!builtCli)("switch:NAME across atoll run processes", () => {
 
     // A third tender joins; then the serving one dies without cleaning up.
     const second = tender(echo.path, sw, ["--ipv4=10.9.4.3/24"]);
-    await until(() => second.text().includes("echoing"));
+    await until(() => second.text().includes("echoing"), 15_000, 25);
     first.child.kill("SIGKILL");
     await first.exited;
     // The survivor takes over the segment, and a newcomer reaches it.

@@ -7,16 +7,10 @@
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import path from "node:path";
-import { type MonotonicClock, systemMonotonicClock, systemTime, type Time } from "@atoll/clock";
-import type { AnyDriver } from "@atoll/core";
-import { SeededRandom } from "@atoll/entropy";
-import { createDirectStack } from "@atoll/tcpip";
 import { readAll } from "@atoll/tcpip/conformance";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { BuildResult } from "../src/index.js";
-import { startImage } from "../src/index.js";
-import { joinSwitch } from "../src/tender/switch.js";
-import { build, Capture, root, tmp } from "./helpers.js";
+import { build, imageWithClientOnSwitch, root, tmp, until } from "./helpers.js";
 import { Netns, tapUnavailable } from "./netns.js";
 
 let website: BuildResult;
@@ -24,16 +18,6 @@ let website: BuildResult;
 beforeAll(async () => {
   website = await build(path.join(root, "apps/website/src/image.ts"), tmp());
 }, 60_000);
-
-const connect = async <T>(d: AnyDriver) =>
-  (await d.connect({} as never, {} as never, {} as never)) as T;
-
-const until = async (what: () => boolean, ms = 10_000) => {
-  for (let waited = 0; !what(); waited += 20) {
-    if (waited > ms) throw new Error("timed out");
-    await new Promise((r) => setTimeout(r, 20));
-  }
-};
 
 interface Answer {
   readonly status: number;
@@ -75,24 +59,12 @@ describe("website, sealed", () => {
   });
 
   it("serves pages, 304, 206 and /status on a named switch, to a client stack in this process", async () => {
-    const name = `website-${process.pid}`;
-    const out = new Capture();
-    const running = await startImage(website.path, {
-      net: { netif: `switch:${name}` },
+    const { out, running, client, close } = await imageWithClientOnSwitch(website.path, {
+      name: `website-${process.pid}`,
       argv: ["--ipv4=10.9.5.2/24", "--port=80"],
-      stdout: out,
-      stderr: out,
+      clientIpv4: "10.9.5.1/24",
+      seed: "website-client",
     });
-    const port = await joinSwitch(name);
-    const client = createDirectStack(
-      {
-        netif: port.netif,
-        clock: await connect<MonotonicClock>(systemMonotonicClock()),
-        time: await connect<Time>(systemTime()),
-        random: new SeededRandom("website-client"),
-      },
-      { ipv4: "10.9.5.1/24" },
-    );
     const get = async (target: string, ...fields: string[]) => {
       const flow = await client.tcp.connect("10.9.5.2", 80);
       const request = [
@@ -111,7 +83,7 @@ describe("website, sealed", () => {
       return parseAnswer(bytes);
     };
     try {
-      await until(() => out.text().includes("website: serving"));
+      await until(() => out.text().includes("website: serving"), 10_000);
       expect(out.text()).toContain("website: serving http://10.9.5.2:80/\n");
       const page = await get("/");
       expect(page.status).toBe(200);
@@ -136,9 +108,7 @@ describe("website, sealed", () => {
       expect(status.stack).toMatchObject({ driver: "stack.direct", address: "10.9.5.2" });
       expect(status.counters.http!.requests).toBeGreaterThanOrEqual(5);
     } finally {
-      await client.close();
-      port.close();
-      running.stop();
+      await close();
     }
     expect((await running.done).status).toBe(0);
     expect(out.text()).not.toMatch(/not a constructor|is not defined/);
