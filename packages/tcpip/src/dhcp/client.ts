@@ -158,6 +158,13 @@ interface Binding {
   readonly since: number;
 }
 
+/** The states in which a REQUEST of ours is waiting for an ACK or a NAK. */
+function awaitsReply(state: DhcpState): boolean {
+  return (
+    state === "requesting" || state === "rebooting" || state === "renewing" || state === "rebinding"
+  );
+}
+
 const INFINITE_LEASE = 0xffffffff;
 const SECOND = 1e9;
 const PARAMETERS = new Uint8Array([
@@ -426,12 +433,7 @@ export class DhcpClient {
 
   #onAck(message: DhcpMessage, source: string): void {
     const state = this.#state;
-    if (
-      state !== "requesting" &&
-      state !== "rebooting" &&
-      state !== "renewing" &&
-      state !== "rebinding"
-    ) {
+    if (!awaitsReply(state)) {
       this.counters.rxIgnored++;
       return;
     }
@@ -464,12 +466,7 @@ export class DhcpClient {
 
   #onNak(message: DhcpMessage): void {
     const state = this.#state;
-    if (
-      state !== "requesting" &&
-      state !== "rebooting" &&
-      state !== "renewing" &&
-      state !== "rebinding"
-    ) {
+    if (!awaitsReply(state)) {
       this.counters.rxIgnored++;
       return;
     }
