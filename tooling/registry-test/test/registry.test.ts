@@ -96,6 +96,28 @@ const npm = (cwd: string, args: string[], env = consumerEnv()) =>
 const npx = (cwd: string, args: string[]) =>
   run("npx", ["--no-install", ...args], { cwd, env: consumerEnv(), timeoutMs: 1_200_000 });
 
+/**
+ * Runs two Node programs of the application at once as the two ends of one
+ * UDP-tunnel link: each `end` gets its `--bind`/`--peer` arguments and returns
+ * its whole command line.
+ */
+async function overOneLink(
+  name: string,
+  timeoutMs: number,
+  endA: (link: string[]) => string[],
+  endB: (link: string[]) => string[],
+) {
+  const [portA, portB] = await freeUdpPorts(2);
+  const node = (args: string[]) =>
+    run(process.execPath, args, { cwd: appDir, env: consumerEnv(), timeoutMs });
+  return phase(name, () =>
+    Promise.all([
+      node(endA([`--bind=127.0.0.1:${portA}`, `--peer=127.0.0.1:${portB}`])),
+      node(endB([`--bind=127.0.0.1:${portB}`, `--peer=127.0.0.1:${portA}`])),
+    ]),
+  );
+}
+
 describe.skipIf(offline !== undefined && !inCi)(
   "Atoll from a registry, as a third party uses it",
   () => {
@@ -338,30 +360,11 @@ describe.skipIf(offline !== undefined && !inCi)(
     });
 
     it("runs two processes that share one UDP-tunnel link and exchange frames", async () => {
-      const [portA, portB] = await freeUdpPorts(2);
-      const node = (args: string[]) =>
-        run(process.execPath, ["dist/main.js", ...args], {
-          cwd: appDir,
-          env: consumerEnv(),
-          timeoutMs: 120_000,
-        });
-      const [pong, ping] = await phase("two link-ping processes", () =>
-        Promise.all([
-          node([
-            "--role=pong",
-            "--count=3",
-            `--bind=127.0.0.1:${portA}`,
-            `--peer=127.0.0.1:${portB}`,
-            "--mac=02:00:00:00:00:0a",
-          ]),
-          node([
-            "--role=ping",
-            "--count=3",
-            `--bind=127.0.0.1:${portB}`,
-            `--peer=127.0.0.1:${portA}`,
-            "--mac=02:00:00:00:00:0b",
-          ]),
-        ]),
+      const [pong, ping] = await overOneLink(
+        "two link-ping processes",
+        120_000,
+        (link) => ["dist/main.js", "--role=pong", "--count=3", ...link, "--mac=02:00:00:00:00:0a"],
+        (link) => ["dist/main.js", "--role=ping", "--count=3", ...link, "--mac=02:00:00:00:00:0b"],
       );
       expect(ping.stdout).toMatch(/reply from 02:00:00:00:00:0a: seq=\d+ time=[\d.]+ ms/);
       expect(ping.stdout).toContain("ping: 3/3 exchanges");
@@ -370,30 +373,18 @@ describe.skipIf(offline !== undefined && !inCi)(
     });
 
     it("runs a TCP echo between two processes on one UDP-tunnel link, over the published direct stack", async () => {
-      const [portA, portB] = await freeUdpPorts(2);
-      const node = (args: string[]) =>
-        run(process.execPath, ["dist/main-tcp.js", ...args], {
-          cwd: appDir,
-          env: consumerEnv(),
-          timeoutMs: 120_000,
-        });
-      const [server, client] = await phase("two tcp-echo processes", () =>
-        Promise.all([
-          node([
-            "--role=server",
-            "--ipv4=10.0.0.1/24",
-            `--bind=127.0.0.1:${portA}`,
-            `--peer=127.0.0.1:${portB}`,
-          ]),
-          node([
-            "--role=client",
-            "--ipv4=10.0.0.2/24",
-            "--server=10.0.0.1",
-            "--bytes=1MiB",
-            `--bind=127.0.0.1:${portB}`,
-            `--peer=127.0.0.1:${portA}`,
-          ]),
-        ]),
+      const [server, client] = await overOneLink(
+        "two tcp-echo processes",
+        120_000,
+        (link) => ["dist/main-tcp.js", "--role=server", "--ipv4=10.0.0.1/24", ...link],
+        (link) => [
+          "dist/main-tcp.js",
+          "--role=client",
+          "--ipv4=10.0.0.2/24",
+          "--server=10.0.0.1",
+          "--bytes=1MiB",
+          ...link,
+        ],
       );
       const total = 1024 * 1024 + "hello from 10.0.0.2\n".length;
       expect(client.stdout).toContain(`client: ${total} bytes echoed intact by 10.0.0.1:7007`);
@@ -444,30 +435,19 @@ describe.skipIf(offline !== undefined && !inCi)(
       expect(alone.code).toBe(1);
 
       // The sealed image pings a Node process across the UDP tunnel.
-      const [portA, portB] = await freeUdpPorts(2);
-      const node = (args: string[]) =>
-        run(process.execPath, args, { cwd: appDir, env: consumerEnv(), timeoutMs: 60_000 });
-      const [pong, sealed] = await phase("sealed image and Node process", () =>
-        Promise.all([
-          node([
-            "dist/main.js",
-            "--role=pong",
-            "--count=3",
-            `--bind=127.0.0.1:${portA}`,
-            `--peer=127.0.0.1:${portB}`,
-            "--mac=02:00:00:00:00:0a",
-          ]),
-          node([
-            "dist/sealed.js",
-            "link-ping.atoll",
-            `--bind=127.0.0.1:${portB}`,
-            `--peer=127.0.0.1:${portA}`,
-            "--mac=02:00:00:00:00:0b",
-            "--",
-            "--role=ping",
-            "--count=3",
-          ]),
-        ]),
+      const [pong, sealed] = await overOneLink(
+        "sealed image and Node process",
+        60_000,
+        (link) => ["dist/main.js", "--role=pong", "--count=3", ...link, "--mac=02:00:00:00:00:0a"],
+        (link) => [
+          "dist/sealed.js",
+          "link-ping.atoll",
+          ...link,
+          "--mac=02:00:00:00:00:0b",
+          "--",
+          "--role=ping",
+          "--count=3",
+        ],
       );
       expect(sealed.stdout).toMatch(/reply from 02:00:00:00:00:0a: seq=\d+/);
       expect(sealed.stdout).toContain("ping: 3/3 exchanges");
@@ -488,30 +468,20 @@ describe.skipIf(offline !== undefined && !inCi)(
         "random",
         "time",
       ]);
-      const [portA, portB] = await freeUdpPorts(2);
-      const node = (args: string[]) =>
-        run(process.execPath, args, { cwd: appDir, env: consumerEnv(), timeoutMs: 120_000 });
-      const [server, sealed] = await phase("sealed tcp-echo client and Node server", () =>
-        Promise.all([
-          node([
-            "dist/main-tcp.js",
-            "--role=server",
-            "--ipv4=10.0.0.1/24",
-            `--bind=127.0.0.1:${portA}`,
-            `--peer=127.0.0.1:${portB}`,
-          ]),
-          node([
-            "dist/sealed.js",
-            "tcp-echo.atoll",
-            `--bind=127.0.0.1:${portB}`,
-            `--peer=127.0.0.1:${portA}`,
-            "--",
-            "--role=client",
-            "--ipv4=10.0.0.2/24",
-            "--server=10.0.0.1",
-            "--bytes=256KiB",
-          ]),
-        ]),
+      const [server, sealed] = await overOneLink(
+        "sealed tcp-echo client and Node server",
+        120_000,
+        (link) => ["dist/main-tcp.js", "--role=server", "--ipv4=10.0.0.1/24", ...link],
+        (link) => [
+          "dist/sealed.js",
+          "tcp-echo.atoll",
+          ...link,
+          "--",
+          "--role=client",
+          "--ipv4=10.0.0.2/24",
+          "--server=10.0.0.1",
+          "--bytes=256KiB",
+        ],
       );
       const total = 256 * 1024 + "hello from 10.0.0.2\n".length;
       expect(sealed.stdout).toContain(`client: ${total} bytes echoed intact by 10.0.0.1:7007`);
