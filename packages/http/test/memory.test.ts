@@ -14,7 +14,8 @@ const gc = runInNewContext("gc") as () => void;
 const heap = () => {
   gc();
   gc();
-  return process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers;
+  const { heapUsed, arrayBuffers } = process.memoryUsage();
+  return heapUsed + arrayBuffers;
 };
 const MiB = 1024 * 1024;
 const show = (name: string, bytes: number) => {
